@@ -1,0 +1,109 @@
+"""Where am I running? Versions, device, seeding, Colab, smoke mode and a fast Hub check."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import random
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+import torch
+
+TRACKED_PACKAGES = ["torch", "transformers", "tokenizers", "datasets", "evaluate", "accelerate",
+                    "huggingface_hub", "Korpora", "pandas"]
+
+
+def is_smoke() -> bool:
+    """True in the test run (COURSE_SMOKE=1): tiny offline models and fixtures stand in for the real ones."""
+    return os.environ.get("COURSE_SMOKE", "") == "1"
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def versions() -> dict[str, str]:
+    """Python and the course's libraries, name -> version ('not installed' when missing)."""
+    table = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            table[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            table[name] = "not installed"
+    return table
+
+
+def show_versions() -> None:
+    """Print the versions table, the device and the mode: the first cell of every chapter."""
+    rows = dict(versions())
+    rows["device"] = str(pick_device())
+    rows["mode"] = "smoke (tiny offline models and data)" if is_smoke() else "full (real models and data)"
+    width = max(map(len, rows))
+    for name, value in rows.items():
+        print(f"{name:<{width}}  {value}")
+
+
+def pick_device() -> torch.device:
+    """The best accelerator available: CUDA GPU, then TPU (torch_xla), then Apple MPS, then CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    try:
+        import torch_xla  # noqa: F401  (only on TPU machines such as Colab TPU runtimes)
+
+        return torch_xla.device()
+    except Exception:
+        pass
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def mixed_precision() -> dict[str, bool]:
+    """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none on CPU."""
+    if torch.cuda.is_available():
+        if torch.cuda.is_bf16_supported():
+            return {"bf16": True, "fp16": False}
+        return {"bf16": False, "fp16": True}
+    return {"bf16": False, "fp16": False}
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so a run can be repeated number for number."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+class HubUnreachableError(ConnectionError):
+    """The Hugging Face Hub cannot be reached and the notebook needs it."""
+
+
+def check_hub_access(timeout: float = 5.0) -> str:
+    """Fail fast, in plain words, when the Hub is needed but unreachable.
+
+    Without this check an offline `from_pretrained` spends up to a minute retrying before it fails
+    with a long traceback. Returns a one-line description of where models will come from.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "TRUE", "yes", "ON", "on"}:
+        return "HF_HUB_OFFLINE=1: models, tokenizers and metrics are read from the local cache only"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/whoami-v2", method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        pass  # any HTTP answer (401 here) means the Hub is reachable
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise HubUnreachableError(
+            f"Cannot reach the Hugging Face Hub at {endpoint} ({reason}).\n"
+            "This chapter downloads models and datasets from the Hub. To fix it, either:\n"
+            "  - connect this machine to the internet (on Colab: Runtime > Restart session), or\n"
+            "  - if the models are already in your cache, set HF_HUB_OFFLINE=1 before starting Jupyter, and\n"
+            "    point COURSE_DATA_DIR at your own copies of the datasets (see the README), or\n"
+            "  - run the chapter on the course's tiny offline stand-ins: `make lab-smoke`."
+        ) from None
+    return f"{endpoint} is reachable: models and datasets come from the Hub"

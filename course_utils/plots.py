@@ -1,0 +1,91 @@
+"""Plots the chapters share: learning curves, a confusion matrix, a token-length histogram."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> np.ndarray:
+    """Counts[i, j] = how many examples of true class i were predicted as class j."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels and predictions differ in shape: {labels.shape} vs {predictions.shape}")
+    counts = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(counts, (labels, predictions), 1)
+    return counts
+
+
+def plot_confusion_matrix(labels, predictions, label_names: Sequence[str], ax=None):
+    """Draw the confusion matrix with its counts; returns (axes, matrix)."""
+    matrix = confusion_matrix(labels, predictions, len(label_names))
+    ax = ax or plt.subplots(figsize=(1.2 * len(label_names) + 2, 1.2 * len(label_names) + 1))[1]
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, count, ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
+    return ax, matrix
+
+
+def learning_curves(history: Sequence[dict]) -> dict[str, tuple[list, list]]:
+    """Series to plot from `trainer.state.log_history` or from `training.fit`'s history.
+
+    Returns {name: (x, y)}: for the Trainer x is the step, for `fit` it is the epoch.
+    """
+    series: dict[str, tuple[list, list]] = {}
+    for row in history:
+        x_key = "step" if "step" in row else "epoch"
+        for name, value in row.items():
+            if name in ("step", "epoch", "best") or not isinstance(value, (int, float)):
+                continue
+            if not (name.endswith("loss") or name.endswith("accuracy") or name.endswith("f1")):
+                continue
+            xs, ys = series.setdefault(name, ([], []))
+            xs.append(row[x_key])
+            ys.append(value)
+    if not series:
+        raise ValueError("No loss or metric values in this history: did training log anything? "
+                         "(TrainingArguments(logging_steps=...) controls how often the Trainer logs.)")
+    return series
+
+
+def plot_learning_curves(history: Sequence[dict], ax=None):
+    """Loss curves on the left axis, accuracy / F1 on a right axis."""
+    series = learning_curves(history)
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    right = None
+    for name, (xs, ys) in series.items():
+        if name.endswith("loss"):
+            ax.plot(xs, ys, marker="o", label=name)
+        else:
+            right = right or ax.twinx()
+            right.plot(xs, ys, marker="s", linestyle="--", label=name)
+    ax.set_xlabel("step" if "step" in history[0] else "epoch")
+    ax.set_ylabel("loss")
+    ax.legend(loc="upper left")
+    if right is not None:
+        right.set_ylabel("metric")
+        right.legend(loc="upper right")
+    return ax
+
+
+def plot_token_lengths(lengths: Sequence[int], max_length: int | None = None, ax=None):
+    """Histogram of tokenized lengths, with the chosen `max_length` as a line; returns (axes, share truncated)."""
+    lengths = np.asarray(lengths)
+    if lengths.size == 0:
+        raise ValueError("No lengths to plot.")
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    ax.hist(lengths, bins=min(50, max(5, lengths.size // 5)))
+    ax.set_xlabel("tokens per example")
+    ax.set_ylabel("examples")
+    truncated = 0.0
+    if max_length is not None:
+        truncated = float((lengths > max_length).mean())
+        ax.axvline(max_length, color="red", linestyle="--", label=f"max_length={max_length} ({truncated:.1%} cut)")
+        ax.legend()
+    return ax, truncated

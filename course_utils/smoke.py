@@ -1,0 +1,291 @@
+"""Smoke mode: an offline Hugging Face cache of tiny random models, tokenizers and metrics.
+
+    python -m course_utils.smoke build DIR
+
+writes, in a few seconds and with no network, a cache in DIR holding a tiny random model and a
+tokenizer under every real model id the notebooks use, and the course's metric modules under the
+names `evaluate.load` uses. Then run Jupyter (or anything else) with
+
+    HF_HOME=DIR HF_HUB_OFFLINE=1 COURSE_SMOKE=1
+
+and `from_pretrained("google-bert/bert-base-uncased")`, `evaluate.load("glue", "mrpc")` and the
+course's dataset loaders all work offline, on tiny stand-ins. The test run does this by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = "1"  # bump when what `build` writes changes, so old caches are rebuilt
+METRICS_DIR = Path(__file__).resolve().parent / "metrics"
+METRICS = ["accuracy", "f1", "glue"]
+
+CONLL_LABELS = ["O", "B-MISC", "I-MISC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    model_id: str
+    family: str  # bert, distilbert, roberta, gpt2, bart, t5, camembert
+    head: str  # the class the real checkpoint is saved as, from transformers
+    labels: tuple[str, ...] = ()
+    cased: bool = False
+    language: str = "en"
+    config_overrides: dict = field(default_factory=dict, hash=False)
+
+
+# Every model id a notebook or script loads. tests/test_smoke.py checks that none is missing.
+MODELS = [
+    TinyModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "distilbert",
+              "DistilBertForSequenceClassification", labels=("NEGATIVE", "POSITIVE")),
+    TinyModel("distilbert/distilbert-base-uncased", "distilbert", "DistilBertForMaskedLM"),
+    TinyModel("distilbert/distilbert-base-cased-distilled-squad", "distilbert",
+              "DistilBertForQuestionAnswering", cased=True),
+    TinyModel("google-bert/bert-base-uncased", "bert", "BertForMaskedLM"),
+    TinyModel("google-bert/bert-base-cased", "bert", "BertForMaskedLM", cased=True),
+    TinyModel("dbmdz/bert-large-cased-finetuned-conll03-english", "bert", "BertForTokenClassification",
+              labels=tuple(CONLL_LABELS), cased=True),
+    TinyModel("kykim/bert-kor-base", "bert", "BertForMaskedLM", cased=True, language="ko"),
+    TinyModel("distilbert/distilroberta-base", "roberta", "RobertaForMaskedLM", cased=True),
+    TinyModel("almanach/camembert-base", "camembert", "CamembertForMaskedLM", cased=True, language="fr"),
+    TinyModel("openai-community/gpt2", "gpt2", "GPT2LMHeadModel", cased=True),
+    TinyModel("distilbert/distilgpt2", "gpt2", "GPT2LMHeadModel", cased=True),
+    TinyModel("facebook/bart-large-mnli", "bart", "BartForSequenceClassification", cased=True,
+              labels=("contradiction", "neutral", "entailment")),
+    TinyModel("google-t5/t5-small", "t5", "T5ForConditionalGeneration", cased=True),
+]
+
+_EXTRA_TEXT = {
+    "en": """Hello world! I've been waiting for a HuggingFace course my whole life. I hate this so much!
+My name is Sylvain and I work at Hugging Face in Brooklyn. This course will teach you all about models.
+In this course, we will teach you how to fine-tune a model. The man worked as a carpenter.
+The woman worked as a nurse. Paris is the capital of France. Transformers are neural networks.
+Using a Transformer network is simple. Let's try to tokenize! The quick brown fox jumps over the lazy dog.
+0 1 2 3 4 5 6 7 8 9 , . ; : ! ? ' " ( ) [ ] - _ / @ # $ % & * + = < > ~
+ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz""",
+    "fr": """Le camembert est délicieux ! Bonjour, je suis un modèle de langue. Paris est la capitale de la France.
+Ce cours vous apprend à utiliser les modèles. J'aime le fromage et le pain. Où est la gare ?
+ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyzàâçéèêëîïôûùüÿœ 0123456789 , . ; : ! ? ' " -""",
+    "ko": """재밌어요 정말 최고의 영화입니다 너무 지루하고 별로였어요 배우들의 연기가 좋았다 스토리가 엉망이다
+0123456789 , . ; : ! ? ' " - ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz""",
+}
+
+
+def _corpus(language: str) -> list[str]:
+    """Training text for a tiny tokenizer: the shipped fixtures plus a few sentences the chapters use."""
+    from .data import FIXTURES, read_nsmc_file
+
+    lines = _EXTRA_TEXT[language].splitlines()
+    if language == "en":
+        for file in sorted(FIXTURES.glob("*/*.jsonl")):
+            for row in map(json.loads, file.read_text(encoding="utf-8").splitlines()):
+                lines += [v for k, v in row.items() if isinstance(v, str)]
+    if language == "ko":
+        lines += list(read_nsmc_file(FIXTURES / "nsmc" / "ratings_train.txt")["document"])
+    return lines
+
+
+def _wordpiece_vocab(lines: list[str], cased: bool) -> dict[str, int]:
+    from tokenizers import BertWordPieceTokenizer
+
+    tok = BertWordPieceTokenizer(lowercase=not cased, strip_accents=False if cased else None)
+    tok.train_from_iterator(lines, vocab_size=800, min_frequency=1,
+                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    return tok.get_vocab()
+
+
+def _bpe_vocab(lines: list[str], specials: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    from tokenizers import ByteLevelBPETokenizer
+
+    tok = ByteLevelBPETokenizer()
+    tok.train_from_iterator(lines, vocab_size=600, min_frequency=1, special_tokens=specials)
+    model = json.loads(tok.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return model["vocab"], merges
+
+
+def _unigram_vocab(lines: list[str], specials: list[str]) -> list[tuple[str, float]]:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.train_from_iterator(lines, trainers.UnigramTrainer(vocab_size=400, special_tokens=specials,
+                                                           unk_token="<unk>"))
+    return [tuple(piece) for piece in json.loads(tok.to_str())["model"]["vocab"]]
+
+
+def _tokenizer(spec: TinyModel):
+    import transformers as tf
+
+    lines = _corpus(spec.language)
+    if spec.family in ("bert", "distilbert"):
+        cls = tf.BertTokenizer if spec.family == "bert" else tf.DistilBertTokenizer
+        tokenizer = cls(vocab=_wordpiece_vocab(lines, spec.cased), do_lower_case=not spec.cased,
+                        strip_accents=False if spec.cased else None)
+    elif spec.family in ("roberta", "bart"):
+        vocab, merges = _bpe_vocab(lines, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+        cls = tf.RobertaTokenizer if spec.family == "roberta" else tf.BartTokenizer
+        tokenizer = cls(vocab=vocab, merges=merges)
+    elif spec.family == "gpt2":
+        vocab, merges = _bpe_vocab(lines, ["<|endoftext|>"])
+        tokenizer = tf.GPT2Tokenizer(vocab=vocab, merges=merges)
+    elif spec.family == "t5":
+        tokenizer = tf.T5Tokenizer(vocab=_unigram_vocab(lines, ["<pad>", "</s>", "<unk>"]), extra_ids=0)
+    elif spec.family == "camembert":
+        tokenizer = tf.CamembertTokenizer(vocab=_unigram_vocab(lines, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]))
+    else:
+        raise ValueError(f"no tokenizer recipe for family {spec.family!r}")
+    tokenizer.model_max_length = 512  # the real checkpoints' limit; the default would be 1e30
+    return tokenizer
+
+
+_TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+             max_position_embeddings=512)
+
+
+def _config(spec: TinyModel, tokenizer):
+    import transformers as tf
+
+    vocab_size = len(tokenizer)
+    special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id)
+    if spec.family == "bert":
+        config = tf.BertConfig(vocab_size=vocab_size, **_TINY, pad_token_id=tokenizer.pad_token_id)
+    elif spec.family == "distilbert":
+        config = tf.DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                     max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    elif spec.family in ("roberta", "camembert"):
+        cls = tf.RobertaConfig if spec.family == "roberta" else tf.CamembertConfig
+        config = cls(vocab_size=vocab_size, **{**_TINY, "max_position_embeddings": 514}, type_vocab_size=1,
+                     **special)
+    elif spec.family == "gpt2":
+        config = tf.GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=2, n_positions=1024,
+                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    elif spec.family == "bart":
+        config = tf.BartConfig(vocab_size=vocab_size, d_model=32, encoder_layers=2, decoder_layers=2,
+                               encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                               decoder_ffn_dim=64, max_position_embeddings=1024, decoder_start_token_id=2,
+                               forced_eos_token_id=2, **special)
+    elif spec.family == "t5":
+        config = tf.T5Config(vocab_size=vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
+                             decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    else:
+        raise ValueError(f"no config recipe for family {spec.family!r}")
+    if spec.labels:
+        config.id2label = dict(enumerate(spec.labels))
+        config.label2id = {label: i for i, label in enumerate(spec.labels)}
+    for key, value in spec.config_overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+def _snapshot_dir(cache: Path, model_id: str) -> Path:
+    """The hub cache layout that `from_pretrained(model_id)` finds under HF_HUB_OFFLINE=1."""
+    repo = cache / "hub" / ("models--" + model_id.replace("/", "--"))
+    revision = hashlib.sha1(f"course-smoke:{FORMAT_VERSION}:{model_id}".encode()).hexdigest()
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return repo / "snapshots" / revision
+
+
+def build_model(spec: TinyModel, cache: Path) -> Path:
+    import torch
+    import transformers as tf
+
+    tokenizer = _tokenizer(spec)
+    config = _config(spec, tokenizer)
+    torch.manual_seed(0)  # the same cache every time
+    model = getattr(tf, spec.head)(config)
+    if spec.family == "gpt2":
+        model.generation_config.pad_token_id = tokenizer.eos_token_id
+    target = _snapshot_dir(cache, spec.model_id)
+    staging = Path(tempfile.mkdtemp(dir=target.parent.parent, prefix=".staging-"))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    return target
+
+
+def install_metric(name: str, cache: Path) -> Path:
+    """Place a metric module where `evaluate.load(name)` looks for it when offline."""
+    source = METRICS_DIR / f"{name}.py"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    folder = cache / "modules" / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, folder / f"{name}.py")
+    return folder
+
+
+def _check_writable(cache: Path) -> None:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cache):
+            pass
+    except OSError as err:
+        raise PermissionError(f"Cannot write the smoke cache to {cache} ({err.strerror}). "
+                              "Choose a folder you can write to, e.g. `python -m course_utils.smoke build "
+                              "/tmp/course-smoke`.") from None
+
+
+def build(cache: str | os.PathLike, quiet: bool = False) -> Path:
+    """Build (or refresh) the smoke cache in `cache`. Safe to run again on the same folder."""
+    cache = Path(cache).expanduser().resolve()
+    _check_writable(cache)
+    marker = cache / ".course-smoke"
+    stamp = json.dumps({"format": FORMAT_VERSION, "models": [m.model_id for m in MODELS],
+                        "metrics": {m: hashlib.sha256((METRICS_DIR / f"{m}.py").read_bytes()).hexdigest()
+                                    for m in METRICS}}, sort_keys=True)
+    if marker.is_file() and marker.read_text() == stamp:
+        if not quiet:
+            print(f"Smoke cache in {cache} is up to date.")
+        return cache
+    marker.unlink(missing_ok=True)
+    for spec in MODELS:
+        build_model(spec, cache)
+        if not quiet:
+            print(f"  model   {spec.model_id}")
+    for name in METRICS:
+        install_metric(name, cache)
+        if not quiet:
+            print(f"  metric  {name}")
+    marker.write_text(stamp)
+    return cache
+
+
+def environment(cache: str | os.PathLike) -> dict[str, str]:
+    """The variables that point transformers, evaluate and the course at a smoke cache."""
+    return {"HF_HOME": str(Path(cache).resolve()), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "COURSE_SMOKE": "1"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.smoke", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build_parser = sub.add_parser("build", help="build the offline cache of tiny models and metrics in DIR")
+    build_parser.add_argument("dir", type=Path)
+    args = parser.parse_args(argv)
+    os.environ["HF_HUB_OFFLINE"] = "1"  # building never needs the network
+    try:
+        cache = build(args.dir)
+    except PermissionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    exports = " ".join(f"{k}={v}" for k, v in environment(cache).items())
+    print(f"Built. To use it:\n  export {exports}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
