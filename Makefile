@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine (Python 3.10-3.13 with venv):
+#   make lab    install everything into .venv and open the course in JupyterLab
+#   make test   install everything into .venv and run the whole test suite, notebooks included
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The tested set of versions; `make test CONSTRAINTS=` tries the newest releases instead.
+CONSTRAINTS ?= constraints.txt
+TORCH ?= torch==2.13.0
+# On Linux without an NVIDIA GPU, take PyTorch's CPU build: the default wheel drags in gigabytes of CUDA.
+TORCH_INDEX ?= $(if $(and $(filter Linux,$(shell uname -s)),$(if $(shell command -v nvidia-smi),,cpu)),--extra-index-url https://download.pytorch.org/whl/cpu --retries 1)
+PYTEST_ARGS ?= -n auto -v
+
+.PHONY: install lab lab-smoke test smoke-cache constraints clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Installing PyTorch ($(TORCH)) first, so that nothing else pulls a different build ..."
+	$(BIN)/python -m pip install --no-deps "$(TORCH)" $(TORCH_INDEX)
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+lab: install
+	@echo "Opening the course: JupyterLab prints the URL to open below (Ctrl+C twice to stop)."
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+# The course on tiny offline stand-ins, as the tests see it (no network needed).
+lab-smoke: install smoke-cache
+	HF_HOME=$(CURDIR)/.cache/smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_SMOKE=1 \
+	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+smoke-cache: install
+	$(BIN)/python -m course_utils.smoke build .cache/smoke
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh constraints.txt from the current .venv after a deliberate upgrade.
+constraints: install
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache
