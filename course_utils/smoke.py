@@ -201,6 +201,7 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
     import torch
     import transformers as tf
 
+    tf.utils.logging.disable_progress_bar()
     tokenizer = _tokenizer(spec)
     config = _config(spec, tokenizer)
     torch.manual_seed(0)  # the same cache every time
