@@ -63,9 +63,13 @@ def pick_device() -> torch.device:
 
 
 def mixed_precision() -> dict[str, bool]:
-    """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none on CPU."""
+    """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none on CPU.
+
+    `including_emulation=False`: a T4 (Colab's free GPU) can *store* bfloat16, so the default
+    `is_bf16_supported()` says True there, but it has no bf16 units and runs such training slowly.
+    """
     if torch.cuda.is_available():
-        if torch.cuda.is_bf16_supported():
+        if torch.cuda.is_bf16_supported(including_emulation=False):
             return {"bf16": True, "fp16": False}
         return {"bf16": False, "fp16": True}
     return {"bf16": False, "fp16": False}

@@ -96,8 +96,9 @@ def fit(model: torch.nn.Module, train_dataloader, eval_dataloader, optimizer, nu
                 save_checkpoint(model.state_dict(), checkpoint_path)
         history.append(row)
         if progress:
+            note = ("  (best, saved)" if checkpoint_path is not None else "  (best so far)") if row.get("best") else ""
             print(f"epoch {epoch}: train loss {train['loss']:.4f} acc {train['accuracy']:.3f} | "
-                  f"val loss {val['loss']:.4f} acc {val['accuracy']:.3f}" + ("  (best, saved)" if row.get("best") else ""))
+                  f"val loss {val['loss']:.4f} acc {val['accuracy']:.3f}" + note)
     return history
 
 
