@@ -53,16 +53,6 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert env.pick_device() == torch.device("cuda")
 
 
-def test_mixed_precision_matches_the_hardware(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert env.mixed_precision() == {"bf16": False, "fp16": False}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert env.mixed_precision() == {"bf16": True, "fp16": False}
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)  # a T4
-    assert env.mixed_precision() == {"bf16": False, "fp16": True}
-
-
 def test_set_seed_repeats_every_generator():
     def draw():
         import random
