@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = "1"  # bump when what `build` writes changes, so old caches are rebuilt
+FORMAT_VERSION = "2"  # bump when what `build` writes changes, so old caches are rebuilt
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 METRICS = ["accuracy", "f1", "glue"]
 
@@ -197,6 +197,15 @@ def _snapshot_dir(cache: Path, model_id: str) -> Path:
     return repo / "snapshots" / revision
 
 
+def _stand_in_card(spec: TinyModel) -> str:
+    """A short model card, so that reading a card (`ModelCard.load(model_id)`) also works offline."""
+    return (f"---\nlanguage: {spec.language}\nlicense: apache-2.0\ntags:\n- course-smoke-stand-in\n---\n\n"
+            f"# {spec.model_id}: tiny random stand-in\n\n"
+            f"Built offline by `course_utils.smoke` for the course's tests: the architecture of the real model "
+            f"({spec.head}) at toy size, with random weights. Its predictions mean nothing. The real model and "
+            f"its card are at https://huggingface.co/{spec.model_id}.\n")
+
+
 def build_model(spec: TinyModel, cache: Path) -> Path:
     import torch
     import transformers as tf
@@ -212,6 +221,7 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
     staging = Path(tempfile.mkdtemp(dir=target.parent.parent, prefix=".staging-"))
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    (staging / "README.md").write_text(_stand_in_card(spec), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(target)

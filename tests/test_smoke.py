@@ -91,6 +91,8 @@ def test_rebuild_after_a_partial_cache_is_safe(tmp_path):
     assert first == second and (second / "config.json").is_file()
     assert not list(second.parent.parent.glob("snapshots/.staging-*")), "no staging folders left behind"
     assert (second.parent.parent / "refs" / "main").read_text() == second.name
+    card = (second / "README.md").read_text()
+    assert card.startswith("---\nlanguage: en\n") and spec.model_id in card  # ModelCard.load works offline
 
 
 def test_build_into_an_unwritable_place_says_what_to_do(tmp_path, capsys):
