@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
                           f"on {eval_examples} examples")
     progress.close()
 
-    summary = {"num_processes": accelerator.num_processes, "distributed_type": str(accelerator.distributed_type),
+    summary = {"num_processes": accelerator.num_processes, "distributed_type": accelerator.distributed_type.value,
                "mixed_precision": accelerator.mixed_precision, "device": str(accelerator.device),
                "model": args.model, "epochs": args.epochs, "train_examples": len(tokenized["train"]),
                "eval_examples": eval_examples, "train_loss": train_loss, **results,
