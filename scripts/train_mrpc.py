@@ -1,4 +1,4 @@
-"""Fine-tune a model on GLUE MRPC with Accelerate: the training loop of chapter 3, as a script.
+"""Fine-tune a model on GLUE MRPC with Accelerate: the training loop of chapters 8 and 9, as a script.
 
 The same file, unchanged, runs on one process, on several CPU processes, on several GPUs, on several
 machines and on a TPU: `accelerate launch` decides how many processes start and on which devices.
