@@ -1,0 +1,143 @@
+"""Fine-tune a model on GLUE MRPC with Accelerate: the training loop of chapters 8 and 9, as a script.
+
+The same file, unchanged, runs on one process, on several CPU processes, on several GPUs, on several
+machines and on a TPU: `accelerate launch` decides how many processes start and on which devices.
+
+    python scripts/train_mrpc.py                                   # one process (GPU if there is one)
+    accelerate config                                              # once per machine: answer the questions
+    accelerate launch scripts/train_mrpc.py                        # whatever `accelerate config` chose
+    accelerate launch --multi_gpu --num_processes 4 scripts/train_mrpc.py      # 4 GPUs on this machine
+    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
+        --mixed_precision no --dynamo_backend no scripts/train_mrpc.py         # 2 CPU processes (gloo)
+    accelerate launch --tpu scripts/train_mrpc.py --pad-to-max-length          # TPU: fixed shapes
+
+Data comes through the course's loader: `load_dataset("nyu-mll/glue", "mrpc")` from the Hub, or your
+own copy when COURSE_DATA_DIR points at a folder holding `mrpc/{train,validation,test}.jsonl`.
+
+The last line printed (by the main process only) is a JSON object with the results, e.g.
+{"num_processes": 2, "eval_examples": 408, "accuracy": 0.86, "f1": 0.90, ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import evaluate
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, get_scheduler
+
+try:
+    from course_utils import data
+except ImportError:  # run from a clone without `pip install -e .`: use the repository's package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from course_utils import data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="google-bert/bert-base-uncased", help="checkpoint id or local folder")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (linear decay to 0)")
+    parser.add_argument("--batch-size", type=int, default=8, help="training batch size per process")
+    parser.add_argument("--eval-batch-size", type=int, default=16, help="evaluation batch size per process")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--max-length", type=int, default=128,
+                        help="truncate pairs to this many tokens (MRPC pairs are shorter than 128)")
+    parser.add_argument("--pad-to-max-length", action="store_true",
+                        help="pad every batch to --max-length: on a TPU fixed shapes avoid recompiling "
+                             "for each new batch shape; on GPUs and CPUs dynamic padding is faster")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    # Devices, processes and mixed precision come from `accelerate launch` / `accelerate config`.
+    accelerator = Accelerator()
+    set_seed(args.seed)
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+
+    def tokenize(batch):
+        return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=args.max_length)
+
+    # The main process downloads and preprocesses first; the others then read its cache.
+    with accelerator.main_process_first():
+        raw_datasets = data.load_course_dataset("nyu-mll/glue", "mrpc")
+        tokenized = raw_datasets.map(tokenize, batched=True)
+    tokenized = tokenized.remove_columns(["sentence1", "sentence2", "idx"]).rename_column("label", "labels")
+    tokenized.set_format("torch")
+
+    if args.pad_to_max_length:
+        collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
+    else:
+        collator = DataCollatorWithPadding(tokenizer)
+    train_dataloader = DataLoader(tokenized["train"], shuffle=True, batch_size=args.batch_size, collate_fn=collator)
+    eval_dataloader = DataLoader(tokenized["validation"], batch_size=args.eval_batch_size, collate_fn=collator)
+
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    # prepare() moves everything to the right device and shards the dataloaders across processes.
+    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
+        model, optimizer, train_dataloader, eval_dataloader)
+    num_training_steps = args.epochs * len(train_dataloader)  # per process, after sharding
+    lr_scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                                 num_training_steps=num_training_steps)
+
+    metric = evaluate.load("glue", "mrpc")
+    progress = tqdm(range(num_training_steps), disable=not accelerator.is_local_main_process)
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        total_loss, batches = 0.0, 0
+        for batch in train_dataloader:
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+            total_loss += loss.detach().float()
+            batches += 1
+            progress.update(1)
+        train_loss = accelerator.reduce(total_loss / max(batches, 1), reduction="mean").item()
+        results, eval_examples = evaluate_model(model, eval_dataloader, metric, accelerator)
+        accelerator.print(f"epoch {epoch}: train loss {train_loss:.4f} | validation {results} "
+                          f"on {eval_examples} examples")
+    progress.close()
+
+    summary = {"num_processes": accelerator.num_processes, "distributed_type": accelerator.distributed_type.value,
+               "mixed_precision": accelerator.mixed_precision, "device": str(accelerator.device),
+               "model": args.model, "epochs": args.epochs, "train_examples": len(tokenized["train"]),
+               "eval_examples": eval_examples, "train_loss": train_loss, **results,
+               "seconds": round(time.perf_counter() - started, 1)}
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        print(json.dumps(summary), flush=True)
+    accelerator.end_training()
+    return summary
+
+
+def evaluate_model(model, eval_dataloader, metric, accelerator) -> tuple[dict, int]:
+    """Accuracy and F1 on the validation split, each example counted once across all processes."""
+    model.eval()
+    seen = 0
+    for batch in eval_dataloader:
+        with torch.no_grad():
+            logits = model(**batch).logits
+        # gather_for_metrics collects every process's predictions and drops the samples that were
+        # repeated to give every process a full last batch: each example is counted exactly once.
+        predictions, references = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch["labels"]))
+        metric.add_batch(predictions=predictions, references=references)
+        seen += len(references)
+    return metric.compute(), seen
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""scripts/train_mrpc.py: the same file trains on one process, on two processes, and on a local copy of MRPC.
+
+The two-process run is the README's CPU command,
+    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
+        --mixed_precision no --dynamo_backend no scripts/train_mrpc.py
+plus `--main_process_port` set to a free port, so that it cannot collide with another distributed
+run on the default port 29500 (chapter 9's notebook_launcher) when the suite runs in parallel.
+The environment (smoke cache, HF_HUB_OFFLINE, COURSE_SMOKE, PYTHONPATH) is inherited from conftest.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+from course_utils import data
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "train_mrpc.py"
+ACCELERATE = Path(sys.executable).parent / "accelerate"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_process_command(*script_args):
+    return [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+            str(SCRIPT), *script_args]
+
+
+def run(command, **env):
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **env})
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"no output\nstderr:\n{result.stderr[-4000:]}"
+    return json.loads(lines[-1]), result.stdout
+
+
+def test_two_cpu_processes_count_every_validation_example_once():
+    validation_size = len(data.load_course_dataset("nyu-mll/glue", "mrpc")["validation"])
+    summary, stdout = run(two_process_command(), ACCELERATE_USE_CPU="1")
+    assert summary["num_processes"] == 2
+    assert summary["distributed_type"] == "MULTI_CPU"
+    # The evaluation batch (16 per process) makes the second process repeat examples to fill its batch;
+    # gather_for_metrics drops them: a plain gather would report twice the split here.
+    assert summary["eval_examples"] == validation_size
+    assert 0.0 <= summary["accuracy"] <= 1.0 and 0.0 <= summary["f1"] <= 1.0
+    assert stdout.count('"num_processes"') == 1, "only the main process prints the results"
+
+
+def test_one_process_plain_python():
+    validation_size = len(data.load_course_dataset("nyu-mll/glue", "mrpc")["validation"])
+    summary, _ = run([sys.executable, str(SCRIPT), "--epochs", "1", "--pad-to-max-length", "--max-length", "64"])
+    assert summary["num_processes"] == 1
+    assert summary["eval_examples"] == validation_size
+    assert 0.0 <= summary["accuracy"] <= 1.0 and "f1" in summary
+
+
+def test_a_local_copy_of_mrpc_needs_no_code_change(tmp_path):
+    """COURSE_DATA_DIR/mrpc/*.jsonl is read instead of the Hub; 13 validation rows do not split evenly in two."""
+    fixture = data.FIXTURES / "mrpc"
+    sizes = {"train": 20, "validation": 13, "test": 5}
+    (tmp_path / "mrpc").mkdir()
+    for split, size in sizes.items():
+        rows = (fixture / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()[:size]
+        (tmp_path / "mrpc" / f"{split}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert len(data.load_course_dataset("nyu-mll/glue", "mrpc", data_dir=tmp_path)["validation"]) == 13
+
+    summary, _ = run(two_process_command("--epochs", "1", "--eval-batch-size", "4"),
+                     ACCELERATE_USE_CPU="1", COURSE_DATA_DIR=str(tmp_path))
+    assert summary["num_processes"] == 2
+    assert summary["train_examples"] == sizes["train"]
+    assert summary["eval_examples"] == sizes["validation"]
