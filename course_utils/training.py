@@ -97,7 +97,7 @@ def fit(model: torch.nn.Module, train_dataloader, eval_dataloader, optimizer, nu
         history.append(row)
         if progress:
             print(f"epoch {epoch}: train loss {train['loss']:.4f} acc {train['accuracy']:.3f} | "
-                  f"val loss {val['loss']:.4f} acc {val['accuracy']:.3f}" + ("  (best, saved)" if row.get("best") else ""))
+                  f"val loss {val['loss']:.4f} acc {val['accuracy']:.3f}" + ("" if not row.get("best") else "  (best, saved)" if checkpoint_path is not None else "  (best)"))
     return history
 
 
