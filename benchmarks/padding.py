@@ -11,7 +11,7 @@ a Korean WordPiece tokenizer trained on the reviews themselves:
 - dynamic + length groups: the same, batching reviews of similar length together.
 
 The last line printed is `speedup: N.Nx` (dynamic padding over
-pad to 512, in training examples per second). The defaults take about two minutes on two CPU cores.
+pad to 512, in training examples per second). The defaults take about a minute on one CPU core.
 """
 
 from __future__ import annotations
