@@ -154,14 +154,17 @@ def load_nsmc(root_dir: str | os.PathLike | None = None, data_dir: str | os.Path
     """NSMC as {'train': DataFrame, 'test': DataFrame} with columns id, document, label (0 or 1).
 
     Files already on disk are read without any network call (Korpora itself always contacts GitHub):
-    first a local data dir (`<data_dir>/nsmc/`), then the smoke fixtures, then Korpora's own root
-    folder (`<root_dir>/nsmc/`, default ~/Korpora). Only when the files are missing does Korpora
+    first a local data dir (`data_dir=`, `<data_dir>/nsmc/`), then a Korpora root passed as `root_dir=`
+    (`<root_dir>/nsmc/`), then COURSE_DATA_DIR, then the smoke fixtures, then Korpora's default root
+    folder (~/Korpora). Only when the files are missing does Korpora
     download them (about 19 MB from GitHub).
     """
     local = _local_data_dir(data_dir)
+    if data_dir is None and root_dir is not None:
+        local = None  # a Korpora root passed explicitly wins over COURSE_DATA_DIR and the fixtures
     if local is not None:
         folder = local / "nsmc"
-    elif is_smoke():
+    elif is_smoke() and root_dir is None:
         folder = FIXTURES / "nsmc"
     else:
         root = Path(root_dir or Path.home() / "Korpora").expanduser()

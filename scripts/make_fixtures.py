@@ -101,7 +101,7 @@ def nsmc_slice(src: Path, dst: Path, n_train: int, n_test: int) -> None:
         header, body = lines[0], lines[1:]
         quoted = [line for line in body if line.split("\t")[1].startswith('"')][:2]
         empty = [line for line in body if line.split("\t")[1] == ""][:1]
-        head = [line for line in body[: n - 3] if line not in quoted + empty]
+        head = [line for line in body if line not in quoted + empty][: n - 3]
         rows = head + quoted + empty
         dst.mkdir(parents=True, exist_ok=True)
         (dst / name).write_text("\n".join([header] + rows) + "\n", encoding="utf-8")
