@@ -15,7 +15,8 @@ from course_utils import smoke
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_IDS = {"nyu-mll/glue", "Yelp/yelp_review_full", "e9t/nsmc"}
 LOCAL_FOLDERS = ("checkpoints/", "outputs/", "my-", "your-")  # folders the chapters write, not Hub ids
-HUB_ID = re.compile(r"""["']([A-Za-z0-9][\w.-]*/[\w.-]+)["']""")
+# "org/name" with at least two characters on each side ("n/a" is not a model id)
+HUB_ID = re.compile(r"""["']([A-Za-z0-9][\w.-]+/[\w.-]{2,})["']""")
 
 
 def _sources():
@@ -33,6 +34,7 @@ def test_every_model_id_the_course_loads_is_in_the_smoke_cache():
         for model_id in HUB_ID.findall(source):
             if model_id not in DATASET_IDS and not Path(model_id).suffix and "/" in model_id:
                 used.setdefault(model_id, path.name)
+    assert "google-bert/bert-base-uncased" in used and "kykim/bert-kor-base" in used, "the scan finds model ids"
     missing = {m: where for m, where in used.items() if m not in known and not m.startswith(LOCAL_FOLDERS)}
     assert not missing, f"add these to course_utils/smoke.py MODELS: {missing}"
 
