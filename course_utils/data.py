@@ -159,12 +159,11 @@ def load_nsmc(root_dir: str | os.PathLike | None = None, data_dir: str | os.Path
     folder (~/Korpora). Only when the files are missing does Korpora
     download them (about 19 MB from GitHub).
     """
-    local = _local_data_dir(data_dir)
-    if data_dir is None and root_dir is not None:
-        local = None  # a Korpora root passed explicitly wins over COURSE_DATA_DIR and the fixtures
-    if local is not None:
-        folder = local / "nsmc"
-    elif is_smoke() and root_dir is None:
+    if data_dir is None and root_dir is None and (local := _local_data_dir(None)) is not None:
+        data_dir = local  # COURSE_DATA_DIR
+    if data_dir is not None:
+        folder = Path(data_dir).expanduser() / "nsmc"
+    elif root_dir is None and is_smoke():
         folder = FIXTURES / "nsmc"
     else:
         root = Path(root_dir or Path.home() / "Korpora").expanduser()
