@@ -10,6 +10,8 @@ TORCH ?= torch==2.13.0
 # On Linux without an NVIDIA GPU, take PyTorch's CPU build: the default wheel drags in gigabytes of CUDA.
 TORCH_INDEX ?= $(if $(and $(filter Linux,$(shell uname -s)),$(if $(shell command -v nvidia-smi),,cpu)),--extra-index-url https://download.pytorch.org/whl/cpu --retries 1)
 PYTEST_ARGS ?= -n auto -v
+# Jupyter refuses to start as root (containers, some cloud VMs) unless told it is intended.
+JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: install lab lab-smoke test smoke-cache constraints clean
 
@@ -27,12 +29,12 @@ install: $(VENV)/.installed
 
 lab: install
 	@echo "Opening the course: JupyterLab prints the URL to open below (Ctrl+C twice to stop)."
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab $(JUPYTER_ARGS)
 
 # The course on tiny offline stand-ins, as the tests see it (no network needed).
 lab-smoke: install smoke-cache
 	HF_HOME=$(CURDIR)/.cache/smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_SMOKE=1 \
-	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	  $(BIN)/jupyter lab $(JUPYTER_ARGS)
 
 smoke-cache: install
 	$(BIN)/python -m course_utils.smoke build .cache/smoke
