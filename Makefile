@@ -22,7 +22,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "Installing PyTorch ($(TORCH)) first, so that nothing else pulls a different build ..."
 	$(BIN)/python -m pip install --no-deps "$(TORCH)" $(TORCH_INDEX)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev,lab]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import random
@@ -40,36 +41,46 @@ def versions() -> dict[str, str]:
 def show_versions() -> None:
     """Print the versions table, the device and the mode: the first cell of every chapter."""
     rows = dict(versions())
-    rows["device"] = str(pick_device())
+    rows["device"] = device_kind()
     rows["mode"] = "smoke (tiny offline models and data)" if is_smoke() else "full (real models and data)"
     width = max(map(len, rows))
     for name, value in rows.items():
         print(f"{name:<{width}}  {value}")
 
 
+def device_kind() -> str:
+    """'cuda', 'xla' (TPU), 'mps' or 'cpu', found without initializing any device.
+
+    Safe before `notebook_launcher`, which forks: `torch.cuda.is_available()` or claiming a TPU in the
+    parent process would break the forked workers. `torch.cuda.device_count()` asks NVML instead.
+    """
+    if torch.cuda.device_count() > 0:
+        return "cuda"
+    if importlib.util.find_spec("torch_xla") is not None:  # installed on TPU runtimes (Colab, Kaggle, TPU VMs)
+        return "xla"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def pick_device() -> torch.device:
     """The best accelerator available: CUDA GPU, then TPU (torch_xla), then Apple MPS, then CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    try:
-        import torch_xla  # noqa: F401  (only on TPU machines such as Colab TPU runtimes)
+    kind = device_kind()
+    if kind == "xla":
+        import torch_xla
 
         return torch_xla.device()
-    except Exception:
-        pass
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device(kind)
 
 
 def mixed_precision() -> dict[str, bool]:
     """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none on CPU.
 
-    `including_emulation=False`: a T4 (Colab's free GPU) can *store* bfloat16, so the default
-    `is_bf16_supported()` says True there, but it has no bf16 units and runs such training slowly.
+    It initializes CUDA: call it in the process that trains (inside the function you give
+    `notebook_launcher`), not before launching.
     """
-    if torch.cuda.is_available():
-        if torch.cuda.is_bf16_supported(including_emulation=False):
+    if device_kind() == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False):  # a T4 only emulates bf16: slow
             return {"bf16": True, "fp16": False}
         return {"bf16": False, "fp16": True}
     return {"bf16": False, "fp16": False}

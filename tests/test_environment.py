@@ -42,15 +42,30 @@ def test_in_colab(monkeypatch):
     assert env.in_colab()
 
 
-def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch_xla", None)  # no TPU here
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+def test_pick_device_prefers_cuda_then_tpu_then_mps_then_cpu(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch_xla" else real_find_spec(name, *a))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert env.pick_device() == torch.device("cpu")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert env.pick_device() == torch.device("mps")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    assert env.device_kind() == "xla"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert env.pick_device() == torch.device("cuda")
+
+
+def test_device_kind_never_initializes_cuda(monkeypatch):
+    # notebook_launcher forks: a CUDA runtime call in the parent would break every worker.
+    def poisoned():
+        raise AssertionError("torch.cuda.is_available() initializes the CUDA driver; use device_count()")
+
+    monkeypatch.setattr(torch.cuda, "is_available", poisoned)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert env.device_kind() == "cuda"
 
 
 def test_set_seed_repeats_every_generator():

@@ -7,7 +7,7 @@ from course_utils import environment as env
 
 def _fake_gpu(monkeypatch, native_bf16: bool):
     """A CUDA GPU as torch describes it: every recent GPU can emulate bf16, only Ampere+ has it natively."""
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported",
                         lambda including_emulation=True: native_bf16 or including_emulation)
 
@@ -24,5 +24,5 @@ def test_ampere_or_newer_gets_bf16(monkeypatch):
 
 
 def test_cpu_gets_full_precision(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     assert env.mixed_precision() == {"bf16": False, "fp16": False}

@@ -14,7 +14,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def _requirements():
-    reqs = PYPROJECT["dependencies"] + PYPROJECT["optional-dependencies"]["dev"]
+    reqs = PYPROJECT["dependencies"] + [r for extra in PYPROJECT["optional-dependencies"].values() for r in extra]
     return [Requirement(r) for r in reqs]
 
 
@@ -46,7 +46,7 @@ def test_environment_yml_installs_the_package_with_its_constraints():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     python = next(d for d in conda if d.startswith("python="))
     assert SpecifierSet(PYPROJECT["requires-python"]).contains(python.split("=")[1] + ".0")
-    assert pip == ["-c constraints.txt", "-e .[dev]"], "the dependency list belongs in pyproject.toml only"
+    assert pip == ["-c constraints.txt", "-e .[dev,lab]"], "the dependency list belongs in pyproject.toml only"
     assert all(d.split("=")[0] in {"python", "pip"} for d in conda), "no second copy of the dependencies"
 
 
