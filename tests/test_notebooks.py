@@ -104,3 +104,14 @@ def test_shape_title_colab_versions_summary(path):
     assert install and all("skip-execution" in c.metadata.get("tags", []) for c in install), (
         f"{path.name}: the Colab install cell must exist and be tagged skip-execution")
     assert any("show_versions()" in c.source for c in cells[:3]), f"{path.name}: a versions cell comes first"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_number_matches_file_and_readme_lists_it(path):
+    number = int(path.name.split("_")[0])
+    first_cell = load(path).cells[0].source
+    title = first_cell.splitlines()[0]
+    assert title.startswith(f"# Chapter {number}:"), f"{path.name} is titled {title!r}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"(notebooks/{path.name})" in readme, f"the README's chapter table lacks {path.name}"
+    assert f"notebooks/{path.name})" in first_cell, f"{path.name}: the Colab badge points elsewhere"
