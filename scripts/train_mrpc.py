@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     eval_dataloader = DataLoader(tokenized["validation"], batch_size=args.eval_batch_size, collate_fn=collator)
 
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    # weight_decay=0.0 is the Trainer's default (chapter 8); torch.optim.AdamW's own default is 0.01.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     # prepare() moves everything to the right device and shards the dataloaders across processes.
     model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
         model, optimizer, train_dataloader, eval_dataloader)
