@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import csv
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import pandas as pd
 
-from .environment import check_hub_access, is_smoke
+from .environment import check_hub_access, is_smoke, unreachable_reason
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -179,17 +177,13 @@ def load_nsmc(root_dir: str | os.PathLike | None = None, data_dir: str | os.Path
 
 def _download_nsmc(root: Path) -> None:
     """Korpora downloads from GitHub; check in seconds that GitHub answers before handing over."""
-    try:
-        urllib.request.urlopen(urllib.request.Request("https://github.com", method="HEAD"), timeout=5)
-    except urllib.error.HTTPError:
-        pass  # any HTTP answer means GitHub is reachable
-    except (urllib.error.URLError, OSError) as err:
+    reason = unreachable_reason("https://github.com")
+    if reason is not None:
         raise ConnectionError(
-            f"NSMC is not in {root / 'nsmc'} and GitHub cannot be reached to download it "
-            f"({getattr(err, 'reason', err)}).\n"
+            f"NSMC is not in {root / 'nsmc'} and GitHub cannot be reached to download it ({reason}).\n"
             "Connect to the internet, or copy ratings_train.txt and ratings_test.txt from "
             "https://github.com/e9t/nsmc into that folder, or set COURSE_DATA_DIR (see the README)."
-        ) from None
+        )
     from Korpora import Korpora
 
     print(f"Downloading NSMC (about 19 MB) from github.com/e9t/nsmc into {root / 'nsmc'} ...")

@@ -94,6 +94,21 @@ def set_seed(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def unreachable_reason(url: str, timeout: float = 5.0) -> str | None:
+    """Why `url` does not answer within `timeout` seconds, or None when it answers.
+
+    Any HTTP answer, an error status included (the Hub says 401 to an anonymous whoami), counts as
+    reachable: the point is to learn in seconds that the machine is offline, not to use the answer.
+    """
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError) as err:
+        return str(getattr(err, "reason", err))
+    return None
+
+
 class HubUnreachableError(ConnectionError):
     """The Hugging Face Hub cannot be reached and the notebook needs it."""
 
@@ -107,12 +122,8 @@ def check_hub_access(timeout: float = 5.0) -> str:
     if os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "TRUE", "yes", "ON", "on"}:
         return "HF_HUB_OFFLINE=1: models, tokenizers and metrics are read from the local cache only"
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    try:
-        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/whoami-v2", method="HEAD"), timeout=timeout)
-    except urllib.error.HTTPError:
-        pass  # any HTTP answer (401 here) means the Hub is reachable
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
+    reason = unreachable_reason(endpoint + "/api/whoami-v2", timeout)
+    if reason is not None:
         raise HubUnreachableError(
             f"Cannot reach the Hugging Face Hub at {endpoint} ({reason}).\n"
             "This chapter downloads models and datasets from the Hub. To fix it, either:\n"

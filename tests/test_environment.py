@@ -120,3 +120,9 @@ def test_check_hub_access_accepts_any_http_answer(monkeypatch):
         assert "reachable" in env.check_hub_access(timeout=5)
     finally:
         server.server_close()
+
+
+def test_unreachable_reason_names_the_failure_and_is_none_for_any_answer(monkeypatch):
+    assert "refused" in env.unreachable_reason(f"http://127.0.0.1:{_free_port()}", timeout=2).lower()
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: None)
+    assert env.unreachable_reason("https://github.com") is None
