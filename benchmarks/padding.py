@@ -61,12 +61,12 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"Device: {args.device or ('cuda' if torch.cuda.is_available() else 'cpu')}, "
-          f"{torch.get_num_threads()} CPU threads. One training pass per recipe:")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"Device: {device}, {torch.get_num_threads()} CPU threads. One training pass per recipe:")
     results = []
     for recipe in args.recipes:
-        [result] = benchmark.compare(sample["document"], sample["label"], tokenizer, config, recipes=[recipe],
-                                     batch_size=args.batch_size, seed=args.seed, device=args.device)
+        result = benchmark.measure(recipe, sample["document"], sample["label"], tokenizer, config,
+                                   batch_size=args.batch_size, seed=args.seed, device=device)
         results.append(result)
         memory = "n/a" if result["peak_memory_mb"] is None else f"{result['peak_memory_mb']:,.0f} MB"
         print(f"  {recipe:<24} {result['examples_per_s']:8.1f} examples/s  {result['seconds']:7.1f} s  "
