@@ -115,3 +115,23 @@ def test_same_seed_same_validation_numbers(tmp_path):
     _, other = run(1, tmp_path)
     assert first == second
     assert first != other
+
+
+def test_fit_without_checkpoint_path_does_not_claim_it_saved(capsys):
+    torch.manual_seed(0)
+    model = TinyClassifier()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    history = training.fit(model, toy_batches(0), toy_batches(100, n_batches=2), optimizer, num_epochs=2)
+    out = capsys.readouterr().out
+    assert history[0]["best"] is True
+    assert "saved" not in out and "(best so far)" in out
+
+
+def test_fit_with_checkpoint_path_says_saved_and_writes_it(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = TinyClassifier()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    training.fit(model, toy_batches(0), toy_batches(100, n_batches=2), optimizer, num_epochs=2,
+                 checkpoint_path=tmp_path / "best.pt")
+    assert "(best, saved)" in capsys.readouterr().out
+    assert (tmp_path / "best.pt").is_file()
