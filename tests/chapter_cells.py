@@ -17,10 +17,10 @@ from IPython.core.inputtransformer2 import TransformerManager
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def chapter(prefix: str) -> Path:
-    """The notebook whose file name starts with `prefix` (e.g. "07_" or "08_training")."""
-    found = sorted(NOTEBOOKS.glob(f"{prefix}*.ipynb"))
-    assert len(found) == 1, f"expected one notebook named {prefix}*, found {found}"
+def chapter(topic: str) -> Path:
+    """The notebook `NN_<topic>.ipynb` (e.g. "trainer" or "training_loop"), whatever its number."""
+    found = sorted(NOTEBOOKS.glob(f"[0-9][0-9]_{topic}.ipynb"))
+    assert len(found) == 1, f"expected one notebook named NN_{topic}.ipynb, found {found}"
     return found[0]
 
 

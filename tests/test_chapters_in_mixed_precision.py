@@ -27,26 +27,26 @@ from nbclient import NotebookClient
 
 from chapter_cells import NOTEBOOKS, chapter
 
-MIXED_PRECISION_CHAPTERS = ["07_", "09_", "10_", "12_"]
+MIXED_PRECISION_CHAPTERS = ["accelerate", "sharing_models", "trainer", "yelp_reviews"]
 READS_THE_PRECISION = re.compile(r"\bmixed_precision\(|\bfp16\s*=|\bbf16\s*=|mixed_precision\s*=")
 
 
 def test_every_chapter_that_picks_a_precision_is_run():
-    picking = sorted(p.name[:3] for p in NOTEBOOKS.glob("*.ipynb")
+    picking = sorted(p.stem[3:] for p in NOTEBOOKS.glob("*.ipynb")
                      if any(READS_THE_PRECISION.search(c.source) for c in nbformat.read(p, as_version=4).cells
                             if c.cell_type == "code" and "skip-execution" not in c.metadata.get("tags", [])))
     assert picking == MIXED_PRECISION_CHAPTERS, f"chapters that pick a precision: {picking}; add them to the bf16 run"
 
 
-@pytest.mark.parametrize("prefix", MIXED_PRECISION_CHAPTERS)
-def test_chapter_runs_with_bf16_forced(prefix, tmp_path, monkeypatch):
-    path = chapter(prefix)
+@pytest.mark.parametrize("topic", MIXED_PRECISION_CHAPTERS)
+def test_chapter_runs_with_bf16_forced(topic, tmp_path, monkeypatch):
+    path = chapter(topic)
     notebook = nbformat.read(path, as_version=4)
     monkeypatch.setenv("COURSE_MIXED_PRECISION", "bf16")  # the kernel inherits this process's environment
     # skip-execution cells are skipped and raises-exception cells may raise, as under nbmake.
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
-    if prefix == "07_":  # chapter 7 prints the flags it hands TrainingArguments: the forcing reached the kernel
+    if topic == "trainer":  # the Trainer chapter prints the flags it hands TrainingArguments: the forcing reached the kernel
         printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
         assert "{'bf16': True, 'fp16': False, 'use_cpu': True}" in printed

@@ -28,11 +28,11 @@ UNWRAP = "model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrap
 
 
 @pytest.mark.parametrize("reverted", [False, True], ids=["as-written", "unwrap-removed"])
-def test_chapter_12_reload_check_catches_the_autocast_wrapper(reverted, monkeypatch, tmp_path, fresh_accelerate_state):
+def test_sharing_chapter_reload_check_catches_the_autocast_wrapper(reverted, monkeypatch, tmp_path, fresh_accelerate_state):
     monkeypatch.setenv("COURSE_MIXED_PRECISION", "bf16")
     monkeypatch.chdir(tmp_path)
     replace = {UNWRAP: "model = trainer.model  # the Trainer's model, still wrapped in bf16 autocast"} if reverted else {}
-    run = lambda: run_cells(chapter("12_"), stop_before="from course_utils import cards", replace=replace)  # noqa: E731
+    run = lambda: run_cells(chapter("sharing_models"), stop_before="from course_utils import cards", replace=replace)  # noqa: E731
     if reverted:
         with pytest.raises(AssertionError, match="Tensor-likes are not close") as failure:
             run()
@@ -75,12 +75,12 @@ def test_bf16_weights_lose_fine_tuning_s_small_updates():
 
 
 @pytest.mark.parametrize("reverted", [False, True], ids=["as-written", "dtype-removed"])
-def test_chapter_7_trains_float32_weights_even_from_a_bf16_checkpoint(reverted, bf16_checkpoint, monkeypatch, tmp_path):
+def test_trainer_chapter_trains_float32_weights_even_from_a_bf16_checkpoint(reverted, bf16_checkpoint, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     replace = {'checkpoint = "google-bert/bert-base-uncased"': f"checkpoint = {str(bf16_checkpoint)!r}"}
     if reverted:
         replace["from_pretrained(checkpoint, num_labels=2, dtype=torch.float32)"] = "from_pretrained(checkpoint, num_labels=2)"
-    run = lambda: run_cells(chapter("07_"), stop_before="from transformers import Trainer\n\ntrainer = Trainer(",  # noqa: E731
+    run = lambda: run_cells(chapter("trainer"), stop_before="from transformers import Trainer\n\ntrainer = Trainer(",  # noqa: E731
                             replace=replace)
     if reverted:
         with pytest.raises(AssertionError) as failure:
@@ -104,11 +104,11 @@ OPTIMIZER = "optimizer = AdamW(model.parameters(), lr=5e-5, weight_decay=0.0)  #
 
 
 @pytest.mark.parametrize("reverted", [False, True], ids=["as-written", "moved-after-the-optimizer"])
-def test_chapter_8_optimizer_holds_the_parameters_the_model_trains(reverted, parameters_replaced_by_to, monkeypatch,
+def test_training_loop_chapter_optimizer_holds_the_parameters_the_model_trains(reverted, parameters_replaced_by_to, monkeypatch,
                                                                      tmp_path):
     monkeypatch.chdir(tmp_path)
     replace = {MOVE: "device = env.pick_device()\ndevice", OPTIMIZER: OPTIMIZER + "\nmodel.to(device)"} if reverted else {}
-    run = lambda: run_cells(chapter("08_"), stop_before="for epoch in range(num_epochs)", replace=replace)  # noqa: E731
+    run = lambda: run_cells(chapter("training_loop"), stop_before="for epoch in range(num_epochs)", replace=replace)  # noqa: E731
     if reverted:
         with pytest.raises(AssertionError) as failure:
             run()

@@ -66,27 +66,27 @@ def assert_few_shapes(train, evaluation, train_batch_size, eval_batch_size, shor
     assert sum(n for (size, _), n in evaluation.items() if size != eval_batch_size) <= 1, evaluation
 
 
-def test_xla_batch_shapes_chapter_07_trainer(as_on_a_tpu):
-    ns = run_cells(chapter("07_"), stop_before="train_output = trainer.train()")
+def test_xla_batch_shapes_trainer_chapter(as_on_a_tpu):
+    ns = run_cells(chapter("trainer"), stop_before="train_output = trainer.train()")
     trainer = ns["trainer"]
     assert_few_shapes(shapes(trainer.get_train_dataloader()), shapes(trainer.get_eval_dataloader()),
                       trainer.args.per_device_train_batch_size, trainer.args.per_device_eval_batch_size,
                       short_last_train_batch=True)
 
 
-def test_xla_batch_shapes_chapter_08_loop(as_on_a_tpu):
-    ns = run_cells(chapter("08_"), stop_before="for epoch in range(num_epochs)")
+def test_xla_batch_shapes_training_loop_chapter(as_on_a_tpu):
+    ns = run_cells(chapter("training_loop"), stop_before="for epoch in range(num_epochs)")
     assert_few_shapes(shapes(ns["train_dataloader"]), shapes(ns["eval_dataloader"]), 8, 8)
 
 
-def test_xla_batch_shapes_chapter_09_accelerate(as_on_a_tpu):
-    ns = run_cells(chapter("09_"), stop_before="notebook_launcher(training_function")
+def test_xla_batch_shapes_accelerate_chapter(as_on_a_tpu):
+    ns = run_cells(chapter("accelerate"), stop_before="notebook_launcher(training_function")
     train_dataloader, eval_dataloader = ns["make_dataloaders"](on_tpu=True)
     assert_few_shapes(shapes(train_dataloader), shapes(eval_dataloader), 8, 16)
 
 
-def test_xla_batch_shapes_chapter_10_trainer_and_native_loop(as_on_a_tpu):
-    ns = run_cells(chapter("10_"), stop_before="train_output = trainer.train()",
+def test_xla_batch_shapes_yelp_chapter_trainer_and_native_loop(as_on_a_tpu):
+    ns = run_cells(chapter("yelp_reviews"), stop_before="train_output = trainer.train()",
                    also=("train_torch = train_tokenized.remove_columns", "train_dataloader = DataLoader(train_torch"))
     trainer = ns["trainer"]
     assert_few_shapes(shapes(trainer.get_train_dataloader()), shapes(trainer.get_eval_dataloader()), 8, 8,
@@ -94,15 +94,15 @@ def test_xla_batch_shapes_chapter_10_trainer_and_native_loop(as_on_a_tpu):
     assert_few_shapes(shapes(ns["train_dataloader"]), shapes(ns["eval_dataloader"]), 8, 8)
 
 
-def test_xla_batch_shapes_chapter_11_custom_head_loop(as_on_a_tpu):
-    ns = run_cells(chapter("11_"), stop_before="model, history = train_once(42")
+def test_xla_batch_shapes_nsmc_chapter_custom_head_loop(as_on_a_tpu):
+    ns = run_cells(chapter("nsmc_korean"), stop_before="model, history = train_once(42")
     make_loader = ns["make_loader"]
     assert_few_shapes(shapes(make_loader(ns["train_ds"], shuffle=True)),
                       shapes(make_loader(ns["val_ds"], shuffle=False)), 16, 16)
 
 
-def test_xla_batch_shapes_chapter_12_trainer(as_on_a_tpu):
-    ns = run_cells(chapter("12_"), stop_before="trainer.train()")
+def test_xla_batch_shapes_sharing_chapter_trainer(as_on_a_tpu):
+    ns = run_cells(chapter("sharing_models"), stop_before="trainer.train()")
     trainer = ns["trainer"]
     assert_few_shapes(shapes(trainer.get_train_dataloader()), shapes(trainer.get_eval_dataloader()),
                       trainer.args.per_device_train_batch_size, trainer.args.per_device_eval_batch_size,
