@@ -73,25 +73,90 @@ def pick_device() -> torch.device:
     return torch.device(kind)
 
 
+PRECISIONS = ("no", "bf16", "fp16")
+
+
 def mixed_precision() -> dict[str, bool]:
-    """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none on CPU.
+    """TrainingArguments flags for the hardware: bf16 on Ampere or newer, fp16 on older GPUs, none elsewhere.
+
+    Set COURSE_MIXED_PRECISION=bf16, fp16 or no to override the hardware's choice (the course's tests
+    force bf16 to run a GPU's mixed-precision path on a CPU). bf16 autocast runs on a CPU, so a forced
+    bf16 there also returns `use_cpu=True`, which TrainingArguments needs to accept bf16 without a GPU.
+    fp16 cannot be emulated on a CPU: Accelerate, and so the Trainer, switch it off there and train in
+    fp32 without a word, so forcing fp16 without a GPU is an error.
 
     It initializes CUDA: call it in the process that trains (inside the function you give
     `notebook_launcher`), not before launching.
     """
-    if device_kind() == "cuda":
+    forced = forced_precision()
+    kind = device_kind()
+    if forced is not None:
+        if forced == "fp16" and kind in ("cpu", "xla"):
+            raise ValueError(
+                f"COURSE_MIXED_PRECISION=fp16 needs a GPU, and this machine's device is {kind!r}: there Accelerate "
+                "and the Trainer turn fp16 off and train in fp32 without a warning. Use COURSE_MIXED_PRECISION=bf16 "
+                "to run the mixed-precision code path on a CPU, or unset it.")
+        flags = {"bf16": forced == "bf16", "fp16": forced == "fp16"}
+        if forced == "bf16" and kind == "cpu":
+            flags["use_cpu"] = True
+        return flags
+    if kind == "cuda":
         if torch.cuda.is_bf16_supported(including_emulation=False):  # a T4 only emulates bf16: slow
             return {"bf16": True, "fp16": False}
         return {"bf16": False, "fp16": True}
     return {"bf16": False, "fp16": False}
 
 
+def forced_precision() -> str | None:
+    """The precision COURSE_MIXED_PRECISION forces ('bf16', 'fp16' or 'no'), or None when it is not set."""
+    value = os.environ.get("COURSE_MIXED_PRECISION", "").strip().lower()
+    if not value:
+        return None
+    if value not in PRECISIONS:
+        raise ValueError(f"COURSE_MIXED_PRECISION={value!r} is not one of {', '.join(PRECISIONS)}. "
+                         "Unset it to let the hardware choose.")
+    return value
+
+
+def precision_name(flags: dict[str, bool]) -> str:
+    """'bf16', 'fp16' or 'no' from the flags `mixed_precision()` returns: the name Accelerate takes."""
+    return "bf16" if flags.get("bf16") else "fp16" if flags.get("fp16") else "no"
+
+
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (all devices) so a run can be repeated number for number."""
+    """Seed Python, NumPy and PyTorch on every device (CUDA GPUs, and a TPU's XLA generator) so a run
+    can be repeated number for number.
+
+    On a TPU it seeds the XLA generator too, which needs the TPU runtime: call it in the process that
+    trains, not before `notebook_launcher` forks (inside the launched function, use accelerate's set_seed).
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
+    torch.cuda.manual_seed_all(seed)  # lazy: CUDA itself is seeded when it starts
+    if device_kind() == "xla":
+        import torch_xla.core.xla_model as xm
+
+        xm.set_rng_state(seed)
+
+
+def mark_step(device) -> None:
+    """On a TPU, run the operations queued since the last call; elsewhere, nothing.
+
+    XLA records operations lazily and compiles them into one graph. Call this once per training (or
+    evaluation) step: it cuts the graph there and starts running it, without waiting for the result.
+    Without it, the graph grows with every step and is compiled anew. GPUs and CPUs run each operation
+    at once, so there it does nothing.
+    """
+    if torch.device(device).type == "xla":
+        import torch_xla
+
+        if hasattr(torch_xla, "sync"):
+            torch_xla.sync()
+        else:  # torch_xla before 2.6
+            import torch_xla.core.xla_model as xm
+
+            xm.mark_step()
 
 
 def unreachable_reason(url: str, timeout: float = 5.0) -> str | None:

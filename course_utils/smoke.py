@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = "2"  # bump when what `build` writes changes, so old caches are rebuilt
+FORMAT_VERSION = "3"  # bump when what `build` writes changes, so old caches are rebuilt
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 METRICS = ["accuracy", "f1", "glue"]
 
@@ -40,6 +40,10 @@ class TinyModel:
     cased: bool = False
     language: str = "en"
     config_overrides: dict = field(default_factory=dict, hash=False)
+    # The dtype the real checkpoint's weights are stored in: transformers 5 loads a checkpoint in that dtype
+    # (dtype="auto"), so the stand-in must be saved in it too. The checkpoints below are all float32 (their
+    # weight files hold 4 bytes per parameter, e.g. 440 MB for bert-base-uncased's 110 M).
+    dtype: str = "float32"
 
 
 # Every model id a notebook or script loads. tests/test_smoke.py checks that none is missing.
@@ -147,8 +151,12 @@ def _tokenizer(spec: TinyModel):
     return tokenizer
 
 
+# initializer_range: with the usual 0.02, a toy encoder's classification logits are about 0.01, so a
+# half-precision rounding error (about 1e-4 relative) hides under any tolerance; 0.3 gives logits of 1 to 2,
+# the size of a real model's, so the chapters' checks see precision bugs as they would on real weights.
+_ENCODER_INIT = 0.3
 _TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-             max_position_embeddings=512)
+             max_position_embeddings=512, initializer_range=_ENCODER_INIT)
 
 
 def _config(spec: TinyModel, tokenizer):
@@ -161,7 +169,8 @@ def _config(spec: TinyModel, tokenizer):
         config = tf.BertConfig(vocab_size=vocab_size, **_TINY, pad_token_id=tokenizer.pad_token_id)
     elif spec.family == "distilbert":
         config = tf.DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
-                                     max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+                                     max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+                                     initializer_range=_ENCODER_INIT)
     elif spec.family in ("roberta", "camembert"):
         cls = tf.RobertaConfig if spec.family == "roberta" else tf.CamembertConfig
         config = cls(vocab_size=vocab_size, **{**_TINY, "max_position_embeddings": 514}, type_vocab_size=1,
@@ -217,6 +226,7 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
     model = getattr(tf, spec.head)(config)
     if spec.family == "gpt2":
         model.generation_config.pad_token_id = tokenizer.eos_token_id
+    model.to(getattr(torch, spec.dtype))
     target = _snapshot_dir(cache, spec.model_id)
     staging = Path(tempfile.mkdtemp(dir=target.parent.parent, prefix=".staging-"))
     model.save_pretrained(staging)

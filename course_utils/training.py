@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import environment
+
 
 def _logits_and_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     labels = batch["labels"]
@@ -32,46 +34,88 @@ def _to_device(batch: dict, device) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite: the weights are no longer usable."""
+
+
+def _stop_if_not_finite(first_bad_step: torch.Tensor, desc: str) -> None:
+    step = int(first_bad_step)  # reads the value back from the device
+    if step >= 0:
+        raise NonFiniteLossError(
+            f"{desc}: the training loss became NaN or infinite at step {step} of this epoch, so training stops "
+            "here (the weights are no longer usable, and nothing of this epoch was saved). Usual causes: a learning "
+            "rate far too high (try 10 times lower), fp16 overflow (use bf16 or full precision), or labels the "
+            "model cannot take.") from None
+
+
 def train_epoch(model: torch.nn.Module, dataloader: Iterable[dict], optimizer: torch.optim.Optimizer,
-                scheduler=None, device="cpu", progress: bool = True, desc: str = "train") -> dict[str, float]:
-    """One pass over `dataloader`. Returns the mean loss and the accuracy on the training batches."""
+                scheduler=None, device="cpu", progress: bool = True, desc: str = "train",
+                max_grad_norm: float | None = 1.0, sync_every: int = 20) -> dict[str, float]:
+    """One pass over `dataloader`. Returns the mean loss and the accuracy on the training batches.
+
+    Per batch: forward, loss, backward, gradient clipping to `max_grad_norm` (the Trainer's default,
+    1.0; None turns it off), optimizer and scheduler steps. The running loss and accuracy stay on the
+    device: reading a number back (`.item()`) makes the host wait for the GPU or TPU, so it happens only
+    every `sync_every` steps, to update the progress bar and to stop at once if the loss is no longer
+    finite (`NonFiniteLossError`, naming the step). On a TPU each step ends with `mark_step`.
+    """
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    device = torch.device(device) if isinstance(device, str) else device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    first_bad_step = torch.full((), -1, dtype=torch.long, device=device)
+    seen = 0
     bar = tqdm(dataloader, desc=desc, disable=not progress, leave=False)
-    for batch in bar:
+    for step, batch in enumerate(bar, start=1):
         batch = _to_device(batch, device)
         logits, loss = _logits_and_loss(model, batch)
         loss.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
         optimizer.zero_grad()
+        environment.mark_step(device)
+
         n = batch["labels"].size(0)
-        total_loss += loss.item() * n
-        correct += (logits.argmax(dim=-1) == batch["labels"]).sum().item()
+        loss = loss.detach().float()
+        total_loss += loss * n
+        correct += (logits.argmax(dim=-1) == batch["labels"]).sum()
+        first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss), step, first_bad_step)
         seen += n
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+        if step % sync_every == 0:
+            _stop_if_not_finite(first_bad_step, desc)
+            if progress:
+                bar.set_postfix(loss=f"{total_loss.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
     if seen == 0:
         raise ValueError("The training dataloader produced no batches: is the dataset empty?")
-    return {"loss": total_loss / seen, "accuracy": correct / seen}
+    _stop_if_not_finite(first_bad_step, desc)
+    return {"loss": total_loss.item() / seen, "accuracy": correct.item() / seen}
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataloader: Iterable[dict], device="cpu", progress: bool = True,
              desc: str = "eval") -> dict:
-    """Mean loss, accuracy, and the predictions and labels (NumPy arrays) over `dataloader`."""
+    """Mean loss, accuracy, and the predictions and labels (NumPy arrays) over `dataloader`.
+
+    Predictions and labels stay on the device until the end: one transfer, not one per batch.
+    """
     model.eval()
-    total_loss, predictions, labels = 0.0, [], []
+    device = torch.device(device) if isinstance(device, str) else device
+    total_loss = torch.zeros((), device=device)
+    predictions, labels = [], []
     for batch in tqdm(dataloader, desc=desc, disable=not progress, leave=False):
         batch = _to_device(batch, device)
         logits, loss = _logits_and_loss(model, batch)
-        total_loss += loss.item() * batch["labels"].size(0)
-        predictions.append(logits.argmax(dim=-1).cpu())
-        labels.append(batch["labels"].cpu())
+        total_loss += loss.float() * batch["labels"].size(0)
+        predictions.append(logits.argmax(dim=-1))
+        labels.append(batch["labels"])
+        environment.mark_step(device)
     if not labels:
         raise ValueError("The evaluation dataloader produced no batches: is the dataset empty?")
-    predictions, labels = torch.cat(predictions).numpy(), torch.cat(labels).numpy()
-    return {"loss": total_loss / len(labels), "accuracy": float((predictions == labels).mean()),
+    predictions, labels = torch.cat(predictions).cpu().numpy(), torch.cat(labels).cpu().numpy()
+    return {"loss": total_loss.item() / len(labels), "accuracy": float((predictions == labels).mean()),
             "predictions": predictions, "labels": labels}
 
 

@@ -29,16 +29,16 @@ from pathlib import Path
 import evaluate
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, get_scheduler
 
 try:
-    from course_utils import data
+    from course_utils import data, environment
 except ImportError:  # run from a clone without `pip install -e .`: use the repository's package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from course_utils import data
+    from course_utils import data, environment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,16 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=128,
                         help="truncate pairs to this many tokens (MRPC pairs are shorter than 128)")
     parser.add_argument("--pad-to-max-length", action="store_true",
-                        help="pad every batch to --max-length: on a TPU fixed shapes avoid recompiling "
-                             "for each new batch shape; on GPUs and CPUs dynamic padding is faster")
+                        help="pad every batch to --max-length: one batch shape, compiled once on a TPU (without "
+                             "it a TPU pads lengths to multiples of 64: a few shapes); on GPUs and CPUs dynamic "
+                             "padding is faster")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     started = time.perf_counter()
-    # Devices, processes and mixed precision come from `accelerate launch` / `accelerate config`.
-    accelerator = Accelerator()
+    # Devices, processes and mixed precision come from `accelerate launch` / `accelerate config`;
+    # COURSE_MIXED_PRECISION=bf16|fp16|no overrides the precision (the course's tests force bf16 on a CPU).
+    accelerator = Accelerator(mixed_precision=environment.forced_precision())
     set_seed(args.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -76,14 +78,12 @@ def main(argv: list[str] | None = None) -> dict:
     tokenized = tokenized.remove_columns(["sentence1", "sentence2", "idx"]).rename_column("label", "labels")
     tokenized.set_format("torch")
 
-    if args.pad_to_max_length:
-        collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
-    else:
-        collator = DataCollatorWithPadding(tokenizer)
-    train_dataloader = DataLoader(tokenized["train"], shuffle=True, batch_size=args.batch_size, collate_fn=collator)
-    eval_dataloader = DataLoader(tokenized["validation"], batch_size=args.eval_batch_size, collate_fn=collator)
+    on_tpu = accelerator.distributed_type == DistributedType.XLA
+    train_dataloader, eval_dataloader = make_dataloaders(tokenized, tokenizer, args, on_tpu)
 
-    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    # float32 weights whatever the checkpoint's own dtype: mixed precision computes in 16 bits but must
+    # update float32 weights (bf16 weights would round small updates away).
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2, dtype=torch.float32)
     # weight_decay=0.0 is the Trainer's default (chapter 8); torch.optim.AdamW's own default is 0.01.
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     # prepare() moves everything to the right device and shards the dataloaders across processes.
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         for batch in train_dataloader:
             loss = model(**batch).loss
             accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), max_norm=1.0)  # the Trainer's max_grad_norm
             optimizer.step()
             lr_scheduler.step()
             optimizer.zero_grad()
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     progress.close()
 
     summary = {"num_processes": accelerator.num_processes, "distributed_type": accelerator.distributed_type.value,
-               "mixed_precision": accelerator.mixed_precision, "device": str(accelerator.device),
+               "mixed_precision": effective_precision(accelerator), "device": str(accelerator.device),
                "model": args.model, "epochs": args.epochs, "train_examples": len(tokenized["train"]),
                "eval_examples": eval_examples, "train_loss": train_loss, **results,
                "seconds": round(time.perf_counter() - started, 1)}
@@ -123,6 +124,32 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(summary), flush=True)
     accelerator.end_training()
     return summary
+
+
+def make_dataloaders(tokenized, tokenizer, args, on_tpu: bool) -> tuple[DataLoader, DataLoader]:
+    """The training and validation dataloaders.
+
+    GPUs and CPUs: dynamic padding (each batch padded to its longest pair), unless --pad-to-max-length.
+    TPU: XLA compiles one graph per batch shape, so lengths are fixed (--pad-to-max-length: one length) or
+    rounded up to a multiple of 64 (a few lengths), and the short last training batch is dropped (its
+    shape would be compiled for a single step). Evaluation keeps every pair: at most one shorter batch.
+    """
+    if args.pad_to_max_length:
+        collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
+    else:
+        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=64 if on_tpu else None)
+    train_dataloader = DataLoader(tokenized["train"], shuffle=True, batch_size=args.batch_size, collate_fn=collator,
+                                  drop_last=on_tpu)
+    eval_dataloader = DataLoader(tokenized["validation"], batch_size=args.eval_batch_size, collate_fn=collator)
+    return train_dataloader, eval_dataloader
+
+
+def effective_precision(accelerator) -> str:
+    """The precision the run really computed in. Asked for fp16 without a GPU, Accelerate keeps
+    `mixed_precision == "fp16"` but turns autocast off (`native_amp` False): the run is full precision."""
+    if accelerator.mixed_precision in ("fp16", "bf16") and not accelerator.native_amp:
+        return "no"
+    return accelerator.mixed_precision
 
 
 def evaluate_model(model, eval_dataloader, metric, accelerator) -> tuple[dict, int]:

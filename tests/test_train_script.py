@@ -1,4 +1,4 @@
-"""scripts/train_mrpc.py: the same file trains on one process, on two processes, and on a local copy of MRPC.
+"""scripts/train_mrpc.py: the same file trains on one process (also in bf16), on two processes, and on a local copy of MRPC.
 
 The two-process run is the README's CPU command,
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
@@ -44,28 +44,26 @@ def run(command, **env):
     return json.loads(lines[-1]), result.stdout
 
 
-def test_two_cpu_processes_count_every_validation_example_once():
+def test_one_process_in_bf16_reports_the_precision_it_computed_in():
+    """COURSE_MIXED_PRECISION=bf16 runs the GPU's mixed-precision path (autocast) on the CPU."""
     validation_size = len(data.load_course_dataset("nyu-mll/glue", "mrpc")["validation"])
-    summary, stdout = run(two_process_command(), ACCELERATE_USE_CPU="1")
-    assert summary["num_processes"] == 2
-    assert summary["distributed_type"] == "MULTI_CPU"
-    # The evaluation batch (16 per process) makes the second process repeat examples to fill its batch;
-    # gather_for_metrics drops them: a plain gather would report twice the split here.
-    assert summary["eval_examples"] == validation_size
-    assert 0.0 <= summary["accuracy"] <= 1.0 and 0.0 <= summary["f1"] <= 1.0
-    assert stdout.count('"num_processes"') == 1, "only the main process prints the results"
-
-
-def test_one_process_plain_python():
-    validation_size = len(data.load_course_dataset("nyu-mll/glue", "mrpc")["validation"])
-    summary, _ = run([sys.executable, str(SCRIPT), "--epochs", "1", "--pad-to-max-length", "--max-length", "64"])
-    assert summary["num_processes"] == 1
+    summary, _ = run([sys.executable, str(SCRIPT), "--epochs", "1", "--pad-to-max-length", "--max-length", "64"],
+                     COURSE_MIXED_PRECISION="bf16")
+    assert summary["num_processes"] == 1 and summary["mixed_precision"] == "bf16"
     assert summary["eval_examples"] == validation_size
     assert 0.0 <= summary["accuracy"] <= 1.0 and "f1" in summary
 
 
-def test_a_local_copy_of_mrpc_needs_no_code_change(tmp_path):
-    """COURSE_DATA_DIR/mrpc/*.jsonl is read instead of the Hub; 13 validation rows do not split evenly in two."""
+def test_fp16_asked_for_on_a_cpu_is_reported_as_full_precision():
+    """A T4's `accelerate config` (fp16) used on a CPU: Accelerate turns fp16 off, and the summary says so."""
+    summary, stdout = run([sys.executable, str(SCRIPT), "--epochs", "1"], ACCELERATE_MIXED_PRECISION="fp16")
+    assert summary["mixed_precision"] == "no"
+
+
+def test_two_cpu_processes_on_a_local_copy_count_every_validation_example_once(tmp_path):
+    """COURSE_DATA_DIR/mrpc/*.jsonl is read instead of the Hub, with no code change. Its 13 validation rows
+    do not split evenly in two: with evaluation batches of 4 the second process repeats examples to fill
+    its last batch, and gather_for_metrics drops them (a plain gather would report 16)."""
     fixture = data.FIXTURES / "mrpc"
     sizes = {"train": 20, "validation": 13, "test": 5}
     (tmp_path / "mrpc").mkdir()
@@ -74,8 +72,12 @@ def test_a_local_copy_of_mrpc_needs_no_code_change(tmp_path):
         (tmp_path / "mrpc" / f"{split}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert len(data.load_course_dataset("nyu-mll/glue", "mrpc", data_dir=tmp_path)["validation"]) == 13
 
-    summary, _ = run(two_process_command("--epochs", "1", "--eval-batch-size", "4"),
-                     ACCELERATE_USE_CPU="1", COURSE_DATA_DIR=str(tmp_path))
+    summary, stdout = run(two_process_command("--epochs", "1", "--eval-batch-size", "4"),
+                          ACCELERATE_USE_CPU="1", COURSE_DATA_DIR=str(tmp_path))
     assert summary["num_processes"] == 2
+    assert summary["distributed_type"] == "MULTI_CPU"
+    assert summary["mixed_precision"] == "no"
     assert summary["train_examples"] == sizes["train"]
     assert summary["eval_examples"] == sizes["validation"]
+    assert 0.0 <= summary["accuracy"] <= 1.0 and 0.0 <= summary["f1"] <= 1.0
+    assert stdout.count('"num_processes"') == 1, "only the main process prints the results"

@@ -87,3 +87,94 @@ def test_the_same_seed_gives_identical_numbers(run, tokenizer, sst2):
     # ... and the comparison can fail: another seed takes another path.
     other = train_tiny_bert(tokenizer, sst2, seed=1)
     assert other["history"] != run["history"]
+
+
+# --- what the loop does on every device: clipping, host syncs, a loss that is no longer finite ----------
+
+def linear_batches(scale=1.0, n_batches=6, batch_size=4):
+    g = torch.Generator().manual_seed(0)
+    return [{"x": torch.randn(batch_size, 3, generator=g) * scale, "labels": torch.randint(0, 2, (batch_size,), generator=g)}
+            for _ in range(n_batches)]
+
+
+class Linear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+def one_step_update(max_grad_norm, scale=100.0):
+    """The size of one SGD step (lr 1) on inputs large enough to give a gradient norm well above 1."""
+    model = Linear()
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    training.train_epoch(model, linear_batches(scale, n_batches=1), optimizer, progress=False,
+                         max_grad_norm=max_grad_norm)
+    return torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before))).item()
+
+
+def test_gradients_are_clipped_to_max_grad_norm_like_the_trainer():
+    assert one_step_update(max_grad_norm=None) > 10  # the raw gradient is large ...
+    assert one_step_update(max_grad_norm=1.0) == pytest.approx(1.0, rel=1e-4)  # ... the clipped step is norm 1
+    assert one_step_update(max_grad_norm=0.5) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_train_epoch_reads_numbers_back_from_the_device_only_every_sync_every_steps(monkeypatch):
+    """`.item()` (and `int()` on a tensor) make the host wait for the device; the loop does it rarely."""
+    reads = {"n": 0}
+    real_item, real_int = torch.Tensor.item, torch.Tensor.__int__
+
+    def counting_item(self):
+        reads["n"] += 1
+        return real_item(self)
+
+    def counting_int(self):
+        reads["n"] += 1
+        return real_int(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    monkeypatch.setattr(torch.Tensor, "__int__", counting_int)
+    model = Linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    training.train_epoch(model, linear_batches(n_batches=40), optimizer, progress=False, sync_every=20)
+    # 40 steps: a finiteness check at steps 20 and 40 and at the end, and the two totals returned.
+    assert reads["n"] <= 5, reads["n"]
+
+
+def test_a_non_finite_loss_stops_training_and_names_the_step():
+    model = Linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = linear_batches(n_batches=8)
+    batches[2]["x"] = batches[2]["x"] * float("nan")
+    with pytest.raises(training.NonFiniteLossError, match="at step 3 of this epoch"):
+        training.train_epoch(model, batches, optimizer, progress=False, sync_every=20)
+
+
+def test_fit_saves_nothing_from_an_epoch_whose_loss_became_nan(tmp_path):
+    model = Linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = linear_batches(n_batches=4)
+    batches[1]["x"] = batches[1]["x"] * float("inf")
+    checkpoint = tmp_path / "best.pt"
+    with pytest.raises(training.NonFiniteLossError):
+        training.fit(model, batches, linear_batches(n_batches=2), optimizer, num_epochs=2,
+                     checkpoint_path=checkpoint, progress=False)
+    assert not checkpoint.exists()
+
+
+def test_evaluate_copies_predictions_to_the_host_once(monkeypatch):
+    copies = {"n": 0}
+    real_cpu = torch.Tensor.cpu
+
+    def counting_cpu(self, *args, **kwargs):
+        copies["n"] += 1
+        return real_cpu(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
+    result = training.evaluate(Linear(), linear_batches(n_batches=10), progress=False)
+    assert len(result["predictions"]) == 40
+    assert copies["n"] == 2  # predictions and labels, once each, not once per batch

@@ -1,0 +1,52 @@
+"""Every chapter that picks a precision runs green again with bf16 mixed precision forced, as on an
+Ampere GPU.
+
+The main run (nbmake) executes the chapters on a CPU in float32, where precision bugs cannot show.
+Here the chapters that train in mixed precision run a second time with COURSE_MIXED_PRECISION=bf16:
+`env.mixed_precision()` then turns bf16 on for the Trainer (chapters 7, 10, 12) and for Accelerate
+(chapter 9), which compute under bf16 autocast on the CPU as they would on a GPU (the same Accelerate
+wrapper around the model's forward pass; only the kernels differ). `scripts/train_mrpc.py` runs in bf16
+in test_train_script.py. fp16 cannot be emulated this way (Accelerate switches it off without a GPU):
+see test_mixed_precision.py.
+
+Chapters 8 and 11 train with the course's own loop, in float32 on every device: their code never reads
+the precision, so a second run would repeat the first one operation for operation (both were run with
+bf16 forced when this test was written, and passed). `test_every_chapter_that_picks_a_precision_is_run`
+keeps the list honest: a chapter that starts reading the precision joins the run.
+
+Each notebook runs in a kernel started in a temporary folder, so what it saves never lands in notebooks/.
+A check that holds only because the precision is fp32 fails here; the chapters write their checks so that
+they hold on every real device.
+"""
+
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from chapter_cells import NOTEBOOKS, chapter
+
+MIXED_PRECISION_CHAPTERS = ["accelerate", "sharing_models", "trainer", "yelp_reviews"]
+READS_THE_PRECISION = re.compile(r"\bmixed_precision\(|\bfp16\s*=|\bbf16\s*=|mixed_precision\s*=")
+
+
+def test_every_chapter_that_picks_a_precision_is_run():
+    picking = sorted(p.stem[3:] for p in NOTEBOOKS.glob("*.ipynb")
+                     if any(READS_THE_PRECISION.search(c.source) for c in nbformat.read(p, as_version=4).cells
+                            if c.cell_type == "code" and "skip-execution" not in c.metadata.get("tags", [])))
+    assert picking == MIXED_PRECISION_CHAPTERS, f"chapters that pick a precision: {picking}; add them to the bf16 run"
+
+
+@pytest.mark.parametrize("topic", MIXED_PRECISION_CHAPTERS)
+def test_chapter_runs_with_bf16_forced(topic, tmp_path, monkeypatch):
+    path = chapter(topic)
+    notebook = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("COURSE_MIXED_PRECISION", "bf16")  # the kernel inherits this process's environment
+    # skip-execution cells are skipped and raises-exception cells may raise, as under nbmake.
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    if topic == "trainer":  # the Trainer chapter prints the flags it hands TrainingArguments: the forcing reached the kernel
+        printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+        assert "{'bf16': True, 'fp16': False, 'use_cpu': True}" in printed
