@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = "3"  # bump when what `build` writes changes, so old caches are rebuilt
+FORMAT_VERSION = "4"  # bump when what `build` writes changes, so old caches are rebuilt
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 METRICS = ["accuracy", "f1", "glue"]
 
@@ -34,15 +34,15 @@ CONLL_LABELS = ["O", "B-MISC", "I-MISC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-
 @dataclass(frozen=True)
 class TinyModel:
     model_id: str
-    family: str  # bert, distilbert, roberta, gpt2, bart, t5, camembert
+    family: str  # bert, distilbert, roberta, gpt2, bart, t5, camembert, qwen2
     head: str  # the class the real checkpoint is saved as, from transformers
     labels: tuple[str, ...] = ()
     cased: bool = False
     language: str = "en"
     config_overrides: dict = field(default_factory=dict, hash=False)
     # The dtype the real checkpoint's weights are stored in: transformers 5 loads a checkpoint in that dtype
-    # (dtype="auto"), so the stand-in must be saved in it too. The checkpoints below are all float32 (their
-    # weight files hold 4 bytes per parameter, e.g. 440 MB for bert-base-uncased's 110 M).
+    # (dtype="auto"), so the stand-in must be saved in it too. The checkpoints below are float32 (their weight
+    # files hold 4 bytes per parameter, e.g. 440 MB for bert-base-uncased's 110 M), except the chat model's.
     dtype: str = "float32"
 
 
@@ -65,7 +65,22 @@ MODELS = [
     TinyModel("facebook/bart-large-mnli", "bart", "BartForSequenceClassification", cased=True,
               labels=("contradiction", "neutral", "entailment")),
     TinyModel("google-t5/t5-small", "t5", "T5ForConditionalGeneration", cased=True),
+    # A small chat (instruct) model; the real checkpoint is stored in bfloat16, so is its stand-in.
+    TinyModel("Qwen/Qwen2.5-0.5B-Instruct", "qwen2", "Qwen2ForCausalLM", cased=True, dtype="bfloat16"),
 ]
+
+# The stand-in's chat template, written for the course in the ChatML layout Qwen uses: each message is
+# <|im_start|>role\ncontent<|im_end|>\n, a default system message comes first when there is none, and
+# add_generation_prompt=True appends the header of the assistant's turn for the model to continue.
+CHATML_TEMPLATE = (
+    "{%- if messages[0]['role'] != 'system' %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
 
 _EXTRA_TEXT = {
     "en": """Hello world! I've been waiting for a HuggingFace course my whole life. I hate this so much!
@@ -145,6 +160,12 @@ def _tokenizer(spec: TinyModel):
         tokenizer = tf.T5Tokenizer(vocab=_unigram_vocab(lines, ["<pad>", "</s>", "<unk>"]), extra_ids=0)
     elif spec.family == "camembert":
         tokenizer = tf.CamembertTokenizer(vocab=_unigram_vocab(lines, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]))
+    elif spec.family == "qwen2":
+        # Byte-level BPE, like Qwen's; the turn markers are special tokens; a turn ends with <|im_end|>.
+        vocab, merges = _bpe_vocab(lines, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+        tokenizer = tf.Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token=None, eos_token="<|im_end|>",
+                                      pad_token="<|endoftext|>", extra_special_tokens=["<|im_start|>"])
+        tokenizer.chat_template = CHATML_TEMPLATE
     else:
         raise ValueError(f"no tokenizer recipe for family {spec.family!r}")
     tokenizer.model_max_length = 512  # the real checkpoints' limit; the default would be 1e30
@@ -183,6 +204,11 @@ def _config(spec: TinyModel, tokenizer):
                                encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
                                decoder_ffn_dim=64, max_position_embeddings=1024, decoder_start_token_id=2,
                                forced_eos_token_id=2, **special)
+    elif spec.family == "qwen2":
+        config = tf.Qwen2Config(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
+                                tie_word_embeddings=True, bos_token_id=tokenizer.pad_token_id,
+                                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     elif spec.family == "t5":
         config = tf.T5Config(vocab_size=vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
                              decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
@@ -226,9 +252,13 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
     model = getattr(tf, spec.head)(config)
     if spec.family == "gpt2":
         model.generation_config.pad_token_id = tokenizer.eos_token_id
-    model.to(getattr(torch, spec.dtype))
+    if spec.family == "qwen2":  # like the real checkpoint's generation_config.json: stop at the end of a turn, sample
+        end_of_text = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+        model.generation_config.update(eos_token_id=[tokenizer.eos_token_id, end_of_text], pad_token_id=end_of_text,
+                                       do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
     target = _snapshot_dir(cache, spec.model_id)
     staging = Path(tempfile.mkdtemp(dir=target.parent.parent, prefix=".staging-"))
+    model.to(getattr(torch, spec.dtype))
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     (staging / "README.md").write_text(_stand_in_card(spec), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Fine-tune a model on GLUE MRPC with Accelerate: the training loop of chapters 8 and 9, as a script.
+"""Fine-tune a model on GLUE MRPC with Accelerate: the training loop of chapters 9 and 10, as a script.
 
 The same file, unchanged, runs on one process, on several CPU processes, on several GPUs, on several
 machines and on a TPU: `accelerate launch` decides how many processes start and on which devices.
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     # float32 weights whatever the checkpoint's own dtype: mixed precision computes in 16 bits but must
     # update float32 weights (bf16 weights would round small updates away).
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2, dtype=torch.float32)
-    # weight_decay=0.0 is the Trainer's default (chapter 8); torch.optim.AdamW's own default is 0.01.
+    # weight_decay=0.0 is the Trainer's default (chapter 9); torch.optim.AdamW's own default is 0.01.
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     # prepare() moves everything to the right device and shards the dataloaders across processes.
     model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(

@@ -3,13 +3,13 @@ Ampere GPU.
 
 The main run (nbmake) executes the chapters on a CPU in float32, where precision bugs cannot show.
 Here the chapters that train in mixed precision run a second time with COURSE_MIXED_PRECISION=bf16:
-`env.mixed_precision()` then turns bf16 on for the Trainer (chapters 7, 10, 12) and for Accelerate
-(chapter 9), which compute under bf16 autocast on the CPU as they would on a GPU (the same Accelerate
+`env.mixed_precision()` then turns bf16 on for the Trainer (chapters 8, 11, 13) and for Accelerate
+(chapter 10), which compute under bf16 autocast on the CPU as they would on a GPU (the same Accelerate
 wrapper around the model's forward pass; only the kernels differ). `scripts/train_mrpc.py` runs in bf16
 in test_train_script.py. fp16 cannot be emulated this way (Accelerate switches it off without a GPU):
 see test_mixed_precision.py.
 
-Chapters 8 and 11 train with the course's own loop, in float32 on every device: their code never reads
+Chapters 9 and 12 train with the course's own loop, in float32 on every device: their code never reads
 the precision, so a second run would repeat the first one operation for operation (both were run with
 bf16 forced when this test was written, and passed). `test_every_chapter_that_picks_a_precision_is_run`
 keeps the list honest: a chapter that starts reading the precision joins the run.

@@ -22,7 +22,7 @@ def fresh_accelerate_state():
     AcceleratorState._reset_state(reset_partial_state=True)
 
 
-# --- 1. Mixed precision leaves an autocast wrapper on trainer.model (chapter 12) --------------------------
+# --- 1. Mixed precision leaves an autocast wrapper on trainer.model (chapter 13) --------------------------
 
 UNWRAP = "model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)"
 
@@ -90,7 +90,7 @@ def test_trainer_chapter_trains_float32_weights_even_from_a_bf16_checkpoint(reve
         assert run()["model"].dtype == torch.float32
 
 
-# --- 4. On a TPU, model.to(device) replaces the parameters (chapter 8) --------------------------------------
+# --- 4. On a TPU, model.to(device) replaces the parameters (chapter 9) --------------------------------------
 
 @pytest.fixture
 def parameters_replaced_by_to(monkeypatch):

@@ -4,7 +4,7 @@ The two-process run is the README's CPU command,
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
         --mixed_precision no --dynamo_backend no scripts/train_mrpc.py
 plus `--main_process_port` set to a free port, so that it cannot collide with another distributed
-run on the default port 29500 (chapter 9's notebook_launcher) when the suite runs in parallel.
+run on the default port 29500 (chapter 10's notebook_launcher) when the suite runs in parallel.
 The environment (smoke cache, HF_HUB_OFFLINE, COURSE_SMOKE, PYTHONPATH) is inherited from conftest.
 """
 
