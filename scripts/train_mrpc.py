@@ -105,8 +105,8 @@ def check_sources(model: str) -> None:
     try:
         validate_repo_id(model)
     except HFValidationError:
-        raise SystemExit(f"error: --model {model!r} is neither a folder here nor a Hub model id such as "
-                         "google-bert/bert-base-uncased.") from None
+        raise SystemExit(f"error: --model {model!r} is neither a folder here nor a Hub model id "
+                         "(like google-bert/bert-base-uncased).") from None
     offline = environment._offline_switch()  # e.g. "HF_HUB_OFFLINE=1", read as huggingface_hub reads it
     if offline:
         if not isinstance(try_to_load_from_cache(model, "config.json"), str):
