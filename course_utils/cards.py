@@ -18,6 +18,7 @@ import enum
 import importlib.metadata
 import math
 import numbers
+import os
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -80,6 +81,11 @@ def _plain(value):
 
 def training_hyperparameters(args, global_step: int | None = None) -> dict:
     """The hyperparameters of a run, from its `TrainingArguments`, in the names the Hub's cards use."""
+    if not hasattr(args, "learning_rate") and hasattr(args, "args"):
+        args = args.args  # the Trainer itself: its TrainingArguments are trainer.args
+    if not hasattr(args, "learning_rate"):
+        raise TypeError(f"training_hyperparameters takes the run's TrainingArguments (trainer.args), not a "
+                        f"{type(args).__name__}.")
     hyper = {
         "learning_rate": args.learning_rate,
         "train_batch_size": args.per_device_train_batch_size,
@@ -198,5 +204,13 @@ def model_card_from_trainer(trainer, metrics: Mapping[str, float], *, model_name
 
 
 def eval_results_of(card: ModelCard) -> dict[str, float]:
-    """`{metric: value}` from a card's model-index, e.g. after `ModelCard.load(path)` parsed it back."""
+    """`{metric: value}` from a card's model-index, e.g. after `ModelCard.load(path)` parsed it back.
+
+    A path to a card (README.md) works too: it is loaded first.
+    """
+    if isinstance(card, (str, os.PathLike)):
+        card = ModelCard.load(card)
+    if not hasattr(card, "data"):
+        raise TypeError(f"eval_results_of takes a ModelCard, e.g. ModelCard.load('README.md'), not a "
+                        f"{type(card).__name__}.")
     return {r.metric_type: r.metric_value for r in (card.data.eval_results or [])}

@@ -415,8 +415,10 @@ def load_nsmc(root_dir: str | os.PathLike | None = None, data_dir: str | os.Path
             _download_nsmc(root)
     missing = [f for f in NSMC_FILES.values() if not (folder / f).is_file()]
     if missing:
+        hint = (f" {folder.parent} itself holds them: point data_dir at the folder *above* it."
+                if all((folder.parent / f).is_file() for f in NSMC_FILES.values()) else "")
         raise FileNotFoundError(f"{folder} lacks {missing}. Put the original NSMC files "
-                                "ratings_train.txt and ratings_test.txt there (see the README).")
+                                "ratings_train.txt and ratings_test.txt there (see the README)." + hint)
     return {split: read_nsmc_file(folder / file) for split, file in NSMC_FILES.items()}
 
 

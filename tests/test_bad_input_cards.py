@@ -87,3 +87,27 @@ CARD_ARGS = [
 def test_model_card_arguments(case, trainer):
     kwargs = {"trainer": trainer, "metrics": METRICS, **TEXTS, **case.input}
     case.outcome.check(lambda: cards.model_card_from_trainer(kwargs.pop("trainer"), kwargs.pop("metrics"), **kwargs))
+
+
+def saved_card(tmp_path, trainer):
+    path = tmp_path / "README.md"
+    cards.model_card_from_trainer(trainer, METRICS, **TEXTS).save(path)
+    return path
+
+
+CARD_READERS = [  # (function, what the learner passes)
+    Case("eval_results_of-a-path", (cards.eval_results_of, saved_card),
+         Accepted(lambda found: found == {"accuracy": 0.75, "f1": 0.8})),
+    Case("eval_results_of-the-metrics-dict", (cards.eval_results_of, lambda tmp_path, trainer: METRICS),
+         Error(TypeError, r"eval_results_of takes a ModelCard, e\.g\. ModelCard\.load\('README\.md'\), not a dict")),
+    Case("hyperparameters-of-the-trainer", (cards.training_hyperparameters, lambda tmp_path, trainer: trainer),
+         Accepted(lambda hyper: hyper["learning_rate"] == 3e-4 and hyper["seed"] == 7)),
+    Case("hyperparameters-of-a-dict", (cards.training_hyperparameters, lambda tmp_path, trainer: {"lr": 1e-3}),
+         Error(TypeError, r"takes the run's TrainingArguments \(trainer\.args\), not a dict")),
+]
+
+
+@pytest.mark.parametrize("case", **cases(CARD_READERS))
+def test_card_readers(case, trainer, tmp_path):
+    function, make_input = case.input
+    case.outcome.check(lambda: function(make_input(tmp_path, trainer)))

@@ -6,6 +6,7 @@ and loads it the way a chapter does.
 """
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -236,6 +237,26 @@ NSMC_FILES = [
     Case("comma-separated", "id,document,label\n1,좋아,1\n".encode(),
          Error(DataError, r"has columns \['id,document,label'\]; an NSMC file starts with the header")),
 ]
+
+
+def _nsmc_folder_itself(tmp_path):
+    shutil.copytree(data.FIXTURES / "nsmc", tmp_path / "nsmc")
+    return tmp_path / "nsmc"  # the folder that holds the files, instead of the one above it
+
+
+NSMC_DATA_DIRS = [
+    Case("data-dir-is-the-nsmc-folder", _nsmc_folder_itself,
+         Error(FileNotFoundError, r"nsmc/nsmc lacks \['ratings_train\.txt', 'ratings_test\.txt'\].*point data_dir at "
+                                  r"the folder \*above\* it")),
+    Case("data-dir-above-it", lambda tmp_path: _nsmc_folder_itself(tmp_path).parent,
+         Accepted(lambda nsmc: set(nsmc) == {"train", "test"} and len(nsmc["train"]) > 0)),
+]
+
+
+@pytest.mark.parametrize("case", **cases(NSMC_DATA_DIRS))
+def test_nsmc_data_dirs(case, tmp_path):
+    folder = case.input(tmp_path)
+    case.outcome.check(lambda: data.load_nsmc(data_dir=folder))
 
 
 @pytest.mark.parametrize("case", **cases(NSMC_FILES))
