@@ -7,7 +7,6 @@ batch of 8 toy examples serve every case.
 """
 
 import os
-import pickle  # noqa: F401  (pickled modules are one of the bad checkpoint files)
 from collections import OrderedDict
 
 import numpy as np
