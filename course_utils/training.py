@@ -17,6 +17,7 @@ import secrets
 import shutil
 import stat
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable
@@ -39,7 +40,21 @@ def _logits_and_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor,
 
 def _to_device(batch: dict, device) -> dict:
     _check_batch(batch)
-    return {k: v.to(device) for k, v in batch.items()}
+    moved = {k: v.to(device) for k, v in batch.items()}
+    _note_label_range(batch["labels"], moved["labels"])
+    return moved
+
+
+# The smallest and largest label of the batch last moved to the device, measured while it was still on
+# the host: _check_logits compares them with the model's number of outputs without reading anything back
+# from a GPU or TPU (a device sync every step). (weak reference to the labels on the device, min, max)
+_label_range: tuple = (None, 0, 0)
+
+
+def _note_label_range(host_labels: torch.Tensor, device_labels: torch.Tensor) -> None:
+    global _label_range
+    if host_labels.device.type == "cpu" and host_labels.numel():
+        _label_range = (weakref.ref(device_labels), host_labels.min().tolist(), host_labels.max().tolist())
 
 
 _COLLATE = "DataLoader(dataset, batch_size=8, collate_fn=DataCollatorWithPadding(tokenizer))"
@@ -86,11 +101,13 @@ def _check_logits(logits, labels: torch.Tensor) -> None:
         raise ValueError(f"The model returned logits of shape {tuple(logits.shape)} for a batch of "
                          f"{labels.shape[0]} labels; the helpers need one row of class scores per example, "
                          f"shape ({labels.shape[0]}, num_labels).{hint}")
-    if labels.device.type == "xla" or labels.numel() == 0:
-        return  # on a TPU, reading the labels back would force a device sync (and a graph break) every step
-    # On a GPU this is one small host sync per batch: worth it, since an out-of-range label there is a
-    # device-side assert that kills the CUDA context (restart the kernel) instead of an error.
-    low, high = (int(x) for x in torch.aminmax(labels))
+    # Checked before the loss: on a GPU an out-of-range label is a device-side assert that kills the CUDA
+    # context (restart the kernel), not an error.
+    ref, low, high = _label_range
+    if ref is None or ref() is not labels:  # not moved by _to_device: measure here if that costs no sync
+        if labels.device.type != "cpu" or labels.numel() == 0:
+            return
+        low, high = labels.min().tolist(), labels.max().tolist()
     num_labels = logits.shape[1]
     if low < 0 or high >= num_labels:
         bad = low if low < 0 else high

@@ -158,7 +158,7 @@ def test_nothing_loads_before_the_hub_check(monkeypatch):
 
 
 def test_max_length_beyond_the_tokenizers_limit(monkeypatch):
-    monkeypatch.setattr(script, "Accelerator", lambda: None)  # not needed before the check
+    monkeypatch.setattr(script, "Accelerator", lambda *args, **kwargs: None)  # not needed before the check
     Error(ScriptError, r"--max-length 1024 is more than google-bert/bert-base-uncased can read \(512 tokens\): "
                        r"use --max-length 512 or less").check(lambda: stops(lambda: script.main(["--max-length", "1024"])))
 

@@ -89,6 +89,19 @@ def test_batches(case):
         case.outcome.check(lambda: one_training_step(case.input))
 
 
+def test_labels_are_checked_on_the_host_before_they_move(monkeypatch):
+    """On a GPU or TPU, reading labels back each step would be a device sync: the range is measured on the
+    host by _to_device, so the check after the forward reads nothing from the device."""
+    moved = training._to_device(batch(labels=torch.tensor([0, 1, 0, 1, 0, 1, 0, 5])), "cpu")
+
+    def device_read(*args, **kwargs):
+        pytest.fail("read the labels back from the device")
+
+    for name in ("min", "max", "tolist", "item", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, device_read)
+    Error(ValueError, r"label 5, but the model has 2 outputs").check(lambda: training._logits_and_loss(Tiny(), moved))
+
+
 MODEL_OUTPUTS = [
     Case("per-token-logits", lambda logits: logits[:, None, :].expand(-1, 5, -1),
          Error(ValueError, r"logits of shape \(8, 5, 2\) for a batch of 8 labels.*per token.*hidden\[:, 0\]")),
