@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import enum
 import importlib.metadata
+import math
+import numbers
+import os
 from typing import Mapping, Sequence
 
+import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 # Keys `Trainer.evaluate()` adds that describe the run's speed, not the model's quality.
@@ -77,6 +81,11 @@ def _plain(value):
 
 def training_hyperparameters(args, global_step: int | None = None) -> dict:
     """The hyperparameters of a run, from its `TrainingArguments`, in the names the Hub's cards use."""
+    if not hasattr(args, "learning_rate") and hasattr(args, "args"):
+        args = args.args  # the Trainer itself: its TrainingArguments are trainer.args
+    if not hasattr(args, "learning_rate"):
+        raise TypeError(f"training_hyperparameters takes the run's TrainingArguments (trainer.args), not a "
+                        f"{type(args).__name__}.")
     hyper = {
         "learning_rate": args.learning_rate,
         "train_batch_size": args.per_device_train_batch_size,
@@ -105,13 +114,39 @@ def quality_metrics(metrics: Mapping[str, float], prefix: str = "eval_") -> dict
     """`{'accuracy': 0.86, 'f1': 0.90}` from `trainer.evaluate()`'s `{'eval_accuracy': ..., 'eval_runtime': ...}`.
 
     Keeps the metrics your `compute_metrics` returned; drops loss, runtime, throughput and epoch.
+    NumPy and torch scalars count as numbers; a metric that is not one finite number is an error.
     """
+    if not isinstance(metrics, Mapping):
+        hint = (" For trainer.predict(...), pass its .metrics, with prefix='test_'."
+                if isinstance(getattr(metrics, "metrics", None), Mapping) else "")
+        raise TypeError(f"metrics must be the dict trainer.evaluate() returned, not a {type(metrics).__name__}.{hint}")
     found = {}
     for key, value in metrics.items():
-        name = key[len(prefix):] if key.startswith(prefix) else None
-        if name and name not in _NOT_QUALITY and isinstance(value, (int, float)) and not isinstance(value, bool):
-            found[name] = float(value)
+        name = key[len(prefix):] if isinstance(key, str) and key.startswith(prefix) else None
+        if not name or name in _NOT_QUALITY:
+            continue
+        number = _number(value)
+        if number is None:
+            raise ValueError(f"{key} is {value!r:.60}, not one number: a model card reports one number per metric. "
+                             "Return a single number from compute_metrics (e.g. f1 with average='macro'), or "
+                             "leave this key out of the dict.")
+        if not math.isfinite(number):
+            raise ValueError(f"{key} is {number}: the evaluation produced no valid number (an empty evaluation set, "
+                             "or a model whose loss diverged?). Fix the run before writing its card.")
+        found[name] = number
     return found
+
+
+def _number(value) -> float | None:
+    """A float from an int, a float, or a NumPy / torch scalar; None for anything else (bools included)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Real):  # int, float and NumPy's scalar types
+        return float(value)
+    if type(value).__module__.startswith(("numpy", "torch")) and getattr(value, "ndim", None) == 0:
+        item = value.item()  # a 0-d array or tensor
+        return None if isinstance(item, bool) else float(item) if isinstance(item, numbers.Real) else None
+    return None
 
 
 def model_card_from_trainer(trainer, metrics: Mapping[str, float], *, model_name: str, base_model: str,
@@ -126,6 +161,17 @@ def model_card_from_trainer(trainer, metrics: Mapping[str, float], *, model_name
     the evaluation you ran). Its `eval_*` quality metrics become the card's model-index results;
     `trainer.args` gives the hyperparameters. Raises ValueError when `metrics` holds no quality metric.
     """
+    if not (hasattr(trainer, "args") and hasattr(trainer, "state")):
+        raise TypeError(f"Pass the Trainer that trained the model (trainer), not a {type(trainer).__name__}: the card "
+                        "reads the hyperparameters from trainer.args and the step count from trainer.state.")
+    texts = dict(model_name=model_name, base_model=base_model, dataset_id=dataset_id,
+                 model_description=model_description, intended_uses=intended_uses, limitations=limitations,
+                 training_data=training_data)
+    for field_name, text in texts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{field_name} must be a non-empty text, got {text!r:.40}: the card shows it to "
+                             "everyone who opens the model's page.")
+    tags = [tags] if isinstance(tags, str) else tags  # tags="course" means one tag, not six letters
     results = quality_metrics(metrics)
     if not results:
         raise ValueError(
@@ -158,5 +204,13 @@ def model_card_from_trainer(trainer, metrics: Mapping[str, float], *, model_name
 
 
 def eval_results_of(card: ModelCard) -> dict[str, float]:
-    """`{metric: value}` from a card's model-index, e.g. after `ModelCard.load(path)` parsed it back."""
+    """`{metric: value}` from a card's model-index, e.g. after `ModelCard.load(path)` parsed it back.
+
+    A path to a card (README.md) works too: it is loaded first.
+    """
+    if isinstance(card, (str, os.PathLike)):
+        card = ModelCard.load(card)
+    if not hasattr(card, "data"):
+        raise TypeError(f"eval_results_of takes a ModelCard, e.g. ModelCard.load('README.md'), not a "
+                        f"{type(card).__name__}.")
     return {r.metric_type: r.metric_value for r in (card.data.eval_results or [])}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import importlib.metadata
 import importlib.util
+import math
+import numbers
 import os
 import platform
 import random
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -165,12 +169,46 @@ def unreachable_reason(url: str, timeout: float = 5.0) -> str | None:
     Any HTTP answer, an error status included (the Hub says 401 to an anonymous whoami), counts as
     reachable: the point is to learn in seconds that the machine is offline, not to use the answer.
     """
+    _check_url(url, "url")
+    if type(timeout).__module__.startswith(("numpy", "torch")) and getattr(timeout, "ndim", None) == 0:
+        timeout = timeout.item()  # a NumPy or torch scalar
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a positive number of seconds, e.g. 5, got {timeout!r}.")
     try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=float(timeout))
     except urllib.error.HTTPError:
         return None
     except (urllib.error.URLError, OSError) as err:
         return str(getattr(err, "reason", err))
+    except http.client.HTTPException as err:  # something answered, but not in HTTP
+        return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return None
+
+
+def _check_url(url, name: str) -> None:
+    """A clear error for an address urllib cannot use (no scheme, no host, a port that is not a number)."""
+    try:
+        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+        ok = ok and (parts.port or 0) >= 0
+    except ValueError:  # urlsplit's port check
+        ok = False
+    if not ok:
+        fix = f"e.g. https://{url.strip().strip('/')}" if isinstance(url, str) and url.strip() else "e.g. https://huggingface.co"
+        raise ValueError(f"{name} is {url!r}, which is not a web address: write it with its scheme and host, {fix}.")
+
+
+# The values huggingface_hub reads as "on" (huggingface_hub/constants.py, ENV_VARS_TRUE_VALUES, upper-cased).
+_TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
+
+
+def _offline_switch() -> str | None:
+    """`NAME=value` when the Hugging Face libraries are offline, read exactly as huggingface_hub reads it:
+    HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE when HF_HUB_OFFLINE is unset or empty."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        value = os.environ.get(name)
+        if value:
+            return f"{name}={value}" if value.upper() in _TRUE_VALUES else None
     return None
 
 
@@ -184,9 +222,14 @@ def check_hub_access(timeout: float = 5.0) -> str:
     Without this check an offline `from_pretrained` spends up to a minute retrying before it fails
     with a long traceback. Returns a one-line description of where models will come from.
     """
-    if os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "TRUE", "yes", "ON", "on"}:
-        return "HF_HUB_OFFLINE=1: models, tokenizers and metrics are read from the local cache only"
+    switch = _offline_switch()
+    if switch is not None:
+        return f"{switch}: models, tokenizers and metrics are read from the local cache only"
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        _check_url(endpoint, "HF_ENDPOINT")
+    except ValueError as err:
+        raise ValueError(f"{err} Or unset HF_ENDPOINT to use the Hub at https://huggingface.co.") from None
     reason = unreachable_reason(endpoint + "/api/whoami-v2", timeout)
     if reason is not None:
         raise HubUnreachableError(

@@ -12,10 +12,30 @@ def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], num_clas
     """Counts[i, j] = how many examples of true class i were predicted as class j."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape:
-        raise ValueError(f"labels and predictions differ in shape: {labels.shape} vs {predictions.shape}")
+        hint = " (predictions look like logits: pass logits.argmax(-1))" if predictions.ndim == labels.ndim + 1 else ""
+        raise ValueError(f"labels and predictions differ in shape: {labels.shape} vs {predictions.shape}{hint}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive whole number, got {num_classes!r}.")
+    labels, predictions = _class_ids("labels", labels, num_classes), _class_ids("predictions", predictions, num_classes)
     counts = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(counts, (labels, predictions), 1)
     return counts
+
+
+def _class_ids(name: str, values: np.ndarray, num_classes: int) -> np.ndarray:
+    """`values` as integer class ids 0..num_classes-1 (True/False and 1.0 are fine); a clear error otherwise."""
+    if values.dtype == bool or (np.issubdtype(values.dtype, np.floating) and np.all(np.mod(values, 1) == 0)):
+        values = values.astype(int)
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{name} must be class ids (integers), got {values.dtype} values such as "
+                         f"{values.flat[0]!r}: pass the argmax of the logits, not probabilities or names.")
+    outside = (values < 0) | (values >= num_classes)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        hint = " (-1 marks a hidden label, as in GLUE test splits: use the validation split)" if values.flat[i] == -1 else ""
+        raise ValueError(f"{name}[{i}] is {values.flat[i]}, not a class id 0..{num_classes - 1}{hint}; "
+                         f"{int(outside.sum())} of {values.size} {name} are outside that range.")
+    return values
 
 
 def plot_confusion_matrix(labels, predictions, label_names: Sequence[str], ax=None):

@@ -15,12 +15,14 @@ course's dataset loaders all work offline, on tiny stand-ins. The test run does 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,6 +244,7 @@ def _stand_in_card(spec: TinyModel) -> str:
 
 
 def build_model(spec: TinyModel, cache: Path) -> Path:
+    _claim(cache)
     import torch
     import transformers as tf
 
@@ -257,8 +260,8 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
         model.generation_config.update(eos_token_id=[tokenizer.eos_token_id, end_of_text], pad_token_id=end_of_text,
                                        do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
     target = _snapshot_dir(cache, spec.model_id)
-    staging = Path(tempfile.mkdtemp(dir=target.parent.parent, prefix=".staging-"))
     model.to(getattr(torch, spec.dtype))
+    staging = _staging_dir(target.parent.parent)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     (staging / "README.md").write_text(_stand_in_card(spec), encoding="utf-8")
@@ -268,8 +271,26 @@ def build_model(spec: TinyModel, cache: Path) -> Path:
     return target
 
 
+_STAGING: set[Path] = set()  # staging folders this process made; gone once renamed into place
+
+
+def _staging_dir(parent: Path) -> Path:
+    """A fresh staging folder in `parent`, removed by `_discard_staging` if it was never renamed into place."""
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=".staging-"))
+    _STAGING.add(staging)
+    return staging
+
+
+@atexit.register
+def _discard_staging() -> None:
+    """Remove what is left of this process's staging folders: called when `build` ends, however it ends."""
+    while _STAGING:
+        shutil.rmtree(_STAGING.pop(), ignore_errors=True)
+
+
 def install_metric(name: str, cache: Path) -> Path:
     """Place a metric module where `evaluate.load(name)` looks for it when offline."""
+    _claim(cache)
     source = METRICS_DIR / f"{name}.py"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     folder = cache / "modules" / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}" / digest
@@ -289,27 +310,119 @@ def _check_writable(cache: Path) -> None:
                               "/tmp/course-smoke`.") from None
 
 
-def build(cache: str | os.PathLike, quiet: bool = False) -> Path:
-    """Build (or refresh) the smoke cache in `cache`. Safe to run again on the same folder."""
+MARKER = ".course-smoke"  # in every cache `build` made: its presence is what allows `build` to write there
+_BUILDING = "building"  # the marker's text until a build completes; then the stamp of what was built
+
+
+class NotASmokeCacheError(ValueError):
+    """`build` was pointed at a folder it did not make (a real Hugging Face cache, a home folder ...)."""
+
+
+def _real_hf_home() -> Path:
+    """Where the Hugging Face libraries keep real downloads when HF_HOME is not set."""
+    return (Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "huggingface").resolve()
+
+
+def _refuse_foreign(cache: Path) -> None:
+    """Only ever write into a new or empty folder, or one `build` made: never into someone's real cache."""
+    safe = "python -m course_utils.smoke build /tmp/course-smoke"
+    if (cache / MARKER).is_file():
+        return
+    if cache == _real_hf_home():
+        raise NotASmokeCacheError(
+            f"{cache} is the Hugging Face libraries' own cache (the default HF_HOME): tiny stand-ins there "
+            f"would answer for the real model ids. Build the smoke cache in a folder of its own: `{safe}`.")
+    try:
+        occupied = cache.is_dir() and any(cache.iterdir())
+    except OSError as err:
+        raise PermissionError(f"Cannot read {cache} ({err.strerror}). Build the smoke cache in a folder of its "
+                              f"own: `{safe}`.") from None
+    if occupied:
+        raise NotASmokeCacheError(
+            f"{cache} already holds files and is not a smoke cache (no {MARKER} marker): it may be a real "
+            f"Hugging Face cache, whose models the builder would replace. Nothing was changed. Build into a "
+            f"new or empty folder: `{safe}`.")
+
+
+def _claim(cache: Path) -> None:
+    """Mark a new or empty folder as a smoke cache before writing into it; refuse any other folder."""
     cache = Path(cache).expanduser().resolve()
+    _refuse_foreign(cache)
+    if not (cache / MARKER).is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / MARKER).write_text(_BUILDING)
+
+
+def _stamp() -> str:
+    """What the marker of a complete, current cache says: the format, the model ids and the metrics' hashes."""
+    return json.dumps({"format": FORMAT_VERSION, "models": [m.model_id for m in MODELS],
+                       "metrics": {m: hashlib.sha256((METRICS_DIR / f"{m}.py").read_bytes()).hexdigest()
+                                   for m in METRICS}}, sort_keys=True)
+
+
+def _model_built(spec: TinyModel, cache: Path) -> bool:
+    """Is the stand-in for `spec` complete: refs/main naming a snapshot that holds config, weights, tokenizer?"""
+    repo = cache / "hub" / ("models--" + spec.model_id.replace("/", "--"))
+    try:
+        snapshot = repo / "snapshots" / (repo / "refs" / "main").read_text().strip()
+    except OSError:
+        return False
+    return ((snapshot / "config.json").is_file() and (snapshot / "tokenizer_config.json").is_file()
+            and any(snapshot.glob("*.safetensors")))
+
+
+def _metric_installed(name: str, cache: Path) -> bool:
+    digest = hashlib.sha256((METRICS_DIR / f"{name}.py").read_bytes()).hexdigest()
+    return (cache / "modules" / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}" / digest
+            / f"{name}.py").is_file()
+
+
+def _remove_stale_staging(cache: Path, older_than: float = 3600.0) -> None:
+    """Staging folders of a build that was killed (kill -9, power cut): nothing else could remove them."""
+    now = time.time()
+    for folder in (cache / "hub").glob("models--*/.staging-*"):
+        try:
+            if now - folder.stat().st_mtime > older_than:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def build(cache: str | os.PathLike, quiet: bool = False) -> Path:
+    """Build (or refresh) the smoke cache in `cache`. Safe to run again on the same folder.
+
+    `cache` must be a new or empty folder, or a cache this function built (it holds a `.course-smoke`
+    marker): any other folder, such as your real Hugging Face cache, is refused and left untouched.
+    Models or metrics missing from an existing smoke cache are rebuilt.
+    """
+    cache = Path(cache).expanduser().resolve()
+    _refuse_foreign(cache)
     _check_writable(cache)
-    marker = cache / ".course-smoke"
-    stamp = json.dumps({"format": FORMAT_VERSION, "models": [m.model_id for m in MODELS],
-                        "metrics": {m: hashlib.sha256((METRICS_DIR / f"{m}.py").read_bytes()).hexdigest()
-                                    for m in METRICS}}, sort_keys=True)
+    _remove_stale_staging(cache)
+    marker, stamp = cache / MARKER, _stamp()
     if marker.is_file() and marker.read_text() == stamp:
+        models = [spec for spec in MODELS if not _model_built(spec, cache)]
+        metrics = [name for name in METRICS if not _metric_installed(name, cache)]
+        if not models and not metrics:
+            if not quiet:
+                print(f"Smoke cache in {cache} is up to date.")
+            return cache
         if not quiet:
-            print(f"Smoke cache in {cache} is up to date.")
-        return cache
-    marker.unlink(missing_ok=True)
-    for spec in MODELS:
-        build_model(spec, cache)
-        if not quiet:
-            print(f"  model   {spec.model_id}")
-    for name in METRICS:
-        install_metric(name, cache)
-        if not quiet:
-            print(f"  metric  {name}")
+            print(f"Smoke cache in {cache}: rebuilding what is missing.")
+    else:
+        models, metrics = MODELS, METRICS
+    marker.write_text(_BUILDING)  # claims the folder; a build cut short leaves this, not the stamp
+    try:
+        for spec in models:
+            build_model(spec, cache)
+            if not quiet:
+                print(f"  model   {spec.model_id}")
+        for name in metrics:
+            install_metric(name, cache)
+            if not quiet:
+                print(f"  metric  {name}")
+    finally:
+        _discard_staging()
     marker.write_text(stamp)
     return cache
 
@@ -330,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["HF_HUB_OFFLINE"] = "1"  # building never needs the network
     try:
         cache = build(args.dir)
-    except PermissionError as err:
+    except (PermissionError, NotASmokeCacheError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     exports = " ".join(f"{k}={v}" for k, v in environment(cache).items())

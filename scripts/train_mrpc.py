@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,11 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, get_scheduler
+from huggingface_hub import try_to_load_from_cache
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                          get_scheduler)
 
 try:
     from course_utils import data, environment
@@ -41,15 +46,39 @@ except ImportError:  # run from a clone without `pip install -e .`: use the repo
     from course_utils import data, environment
 
 
+def whole_number(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number in [minimum, maximum], or a one-line error naming the argument."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}{upper}, got {text!r}")
+        return value
+    return parse
+
+
+def learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0 (fine-tuning BERT uses 2e-5 to 5e-5), got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="google-bert/bert-base-uncased", help="checkpoint id or local folder")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (linear decay to 0)")
-    parser.add_argument("--batch-size", type=int, default=8, help="training batch size per process")
-    parser.add_argument("--eval-batch-size", type=int, default=16, help="evaluation batch size per process")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--max-length", type=int, default=128,
+    parser.add_argument("--epochs", type=whole_number(1), default=3)
+    parser.add_argument("--lr", type=learning_rate, default=5e-5, help="peak learning rate (linear decay to 0)")
+    parser.add_argument("--batch-size", type=whole_number(1), default=8, help="training batch size per process")
+    parser.add_argument("--eval-batch-size", type=whole_number(1), default=16, help="evaluation batch size per process")
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42)
+    parser.add_argument("--max-length", type=whole_number(1), default=128,
                         help="truncate pairs to this many tokens (MRPC pairs are shorter than 128)")
     parser.add_argument("--pad-to-max-length", action="store_true",
                         help="pad every batch to --max-length: one batch shape, compiled once on a TPU (without "
@@ -58,8 +87,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_sources(model: str) -> None:
+    """Before anything loads: the Hub answers within seconds (or the run is offline), and --model exists.
+
+    Without this, an offline machine or an endpoint that never answers made the first from_pretrained
+    retry for minutes; a mistyped --model said something about the connection.
+    """
+    try:
+        environment.check_hub_access()
+    except (environment.HubUnreachableError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise SystemExit(f"error: --model {model}: this folder has no config.json. Point --model at a folder "
+                             "written by save_pretrained, or at a Hub id such as google-bert/bert-base-uncased.")
+        return
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        raise SystemExit(f"error: --model {model!r} is neither a folder here nor a Hub model id "
+                         "(like google-bert/bert-base-uncased).") from None
+    offline = environment._offline_switch()  # e.g. "HF_HUB_OFFLINE=1", read as huggingface_hub reads it
+    if offline:
+        if not isinstance(try_to_load_from_cache(model, "config.json"), str):
+            raise SystemExit(f"error: --model {model} is not in the Hugging Face cache, and offline ({offline}) "
+                             f"nothing is downloaded. Check the id, or download the model on a connected machine "
+                             f"(hf download {model}) and copy the cache over (see the README).")
+        return
+    try:
+        AutoConfig.from_pretrained(model)
+    except OSError as err:
+        raise SystemExit(f"error: --model {model} cannot be loaded from the Hub: {str(err).splitlines()[0]}") from None
+
+
+def results_line(summary: dict) -> str:
+    """The last line of the run, valid JSON; a run whose numbers are not finite fails instead."""
+    broken = {key: value for key, value in summary.items() if isinstance(value, float) and not math.isfinite(value)}
+    if broken:
+        found = ", ".join(f"{key} is {value}" for key, value in broken.items())
+        raise SystemExit(f"error: {found}: the training diverged. Lower --lr (the default is 5e-5) and run again.")
+    return json.dumps(summary, allow_nan=False)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    check_sources(args.model)
     started = time.perf_counter()
     # Devices, processes and mixed precision come from `accelerate launch` / `accelerate config`;
     # COURSE_MIXED_PRECISION=bf16|fp16|no overrides the precision (the course's tests force bf16 on a CPU).
@@ -67,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(args.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
+    if args.max_length > tokenizer.model_max_length:
+        raise SystemExit(f"error: --max-length {args.max_length} is more than {args.model} can read "
+                         f"({tokenizer.model_max_length} tokens): use --max-length {tokenizer.model_max_length} or less.")
 
     def tokenize(batch):
         return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=args.max_length)
@@ -119,9 +195,10 @@ def main(argv: list[str] | None = None) -> dict:
                "model": args.model, "epochs": args.epochs, "train_examples": len(tokenized["train"]),
                "eval_examples": eval_examples, "train_loss": train_loss, **results,
                "seconds": round(time.perf_counter() - started, 1)}
+    line = results_line(summary)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        print(json.dumps(summary), flush=True)
+        print(line, flush=True)
     accelerator.end_training()
     return summary
 
@@ -168,4 +245,7 @@ def evaluate_model(model, eval_dataloader, metric, accelerator) -> tuple[dict, i
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (data.DataError, FileNotFoundError) as err:  # a local data folder (COURSE_DATA_DIR) to fix
+        sys.exit(f"error: {err}")
