@@ -61,6 +61,13 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
+def older(have: str, version: str) -> bool:
+    try:
+        return Version(have) < Version(version)
+    except ValueError:  # a version string that is not PEP 440: leave that package alone
+        return False
+
+
 def constraints(pins: dict[str, str], installed: dict[str, str]) -> list[str]:
     """constraints.txt adapted to a runtime that already has packages of its own."""
     lines = []
@@ -70,14 +77,14 @@ def constraints(pins: dict[str, str], installed: dict[str, str]) -> list[str]:
             continue
         if name in EXACT or have is None:
             lines.append(f"{name}=={version}")
-        elif Version(have) < Version(version):
+        elif older(have, version):
             lines.append(f"{name}<={version}")  # kept unless the new libraries need a newer one
     return lines
 
 
 def repairs(installed: dict[str, str]) -> list[str]:
     return [f"{name}=={version}" for name, version in REPAIRS.items()
-            if name in installed and Version(installed[name]) < Version(version)]
+            if name in installed and older(installed[name], version)]
 
 
 def course_installed(installed: dict[str, str]) -> bool:
@@ -134,7 +141,7 @@ def main() -> None:
             print(f"Upgraded for the new libraries: {', '.join(upgraded)}.")
         broken = sorted(unmet_requirements() - unmet_before)
         if broken:
-            print("Not fixed, and not used by the course:", *broken, sep="\n  ")
+            print("Colab packages the course does not use, left with unmet requirements:", *broken, sep="\n  ")
         in_use = sorted(set(changed) & loaded)
         if in_use:
             os.environ[RESTART_FLAG] = ", ".join(in_use)
