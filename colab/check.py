@@ -188,7 +188,7 @@ def run(args) -> int:
     versions_say_restart = "restart the runtime" in result["show_versions"].lower()
     report.check(not broken_live or versions_say_restart,
                  "env.show_versions() in that kernel says to restart, not the new versions",
-                 result["show_versions"][-800:])
+                 indented(result["show_versions"], 800))
 
     print("\nAfter a restart (new processes):", flush=True)
     check = subprocess.run([python, "-m", "pip", "check"], env=env, text=True, capture_output=True)
