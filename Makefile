@@ -43,7 +43,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The chapters' Colab first cell on a Colab-like preinstalled stack (colab/preinstalled.txt), in its own venv
-# under .cache/colab/ (not .venv): pip check, the chapters' imports, chapters 1 and 7 in smoke mode.
+# under .cache/colab/ (not .venv): pip check, the chapters' imports, the pipelines and Trainer chapters in smoke mode.
 # Needs PyPI, not the Hub; a few minutes. Not part of `make test`.
 test-colab:
 	$(PYTHON) colab/check.py --torch-index="$(TORCH_INDEX)"

@@ -8,11 +8,11 @@ The check:
    once, and copies it fresh for every run;
 2. makes a git repository of the course as it is on disk (committed or not), for the cell to clone;
 3. starts one long-lived Python (IPython, like Colab's kernel) that imports pandas first, as Colab does,
-   then runs the install cell of notebooks/01_pipelines.ipynb twice, with its GitHub address and
+   then runs the install cell of the pipelines chapter twice, with its GitHub address and
    /content/course pointed at that repository and a scratch folder, then tries `import datasets` and
    `from transformers import TrainingArguments` and `env.show_versions()` in that same process;
 4. "restarts" (new processes): `pip check`, imports every module a chapter imports and the Colab packages
-   built on the Hugging Face libraries, then executes chapters 1 (pipelines) and 7 (Trainer) in smoke mode.
+   built on the Hugging Face libraries, then executes the pipelines and Trainer chapters in smoke mode.
 It fails when the cell raises, prints a resolver ERROR or more than a few lines, reinstalls anything on its
 second run, leaves a library that fails in the running process without saying to restart, or when any
 check after the restart fails. The inner steps run inside the Colab-like venv (`live`, `imports`, `execute`).
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PREINSTALLED = HERE / "preinstalled.txt"
 TORCH = "torch==2.13.0"
-CHAPTERS = ["01_pipelines.ipynb", "07_trainer.ipynb"]  # a pipeline chapter and a Trainer chapter
+CHAPTERS = ["*_pipelines.ipynb", "*_trainer.ipynb"]  # a pipeline chapter and a Trainer chapter, by topic
 # Colab packages built on the Hugging Face libraries: they must still import after the cell.
 COLAB_DEPENDENTS = ["peft", "sentence_transformers", "gradio", "diffusers", "gcsfs"]
 # The real google-colab's pins that the freeze in preinstalled.txt satisfies (googlecolab/colabtools setup.py).
@@ -148,7 +148,8 @@ def run(args) -> int:
     origin = snapshot(repo, work / "origin")
     content = work / "content"
     content.mkdir()
-    cell = install_cell(repo / "notebooks" / CHAPTERS[0])
+    chapters = [next((repo / "notebooks").glob(pattern)).name for pattern in CHAPTERS]
+    cell = install_cell(repo / "notebooks" / chapters[0])
     url = re.search(r"https://github\.com/\S+?\.git", cell).group(0)
     cell = cell.replace(url, origin.as_uri()).replace("/content/course", str(content / "course"))
     (work / "cell.py").write_text(cell)
@@ -156,7 +157,7 @@ def run(args) -> int:
     setup_s = time.time() - started
     report = Report()
 
-    print(f"\nThe first cell, in a running kernel that imported pandas first ({CHAPTERS[0]}):", flush=True)
+    print(f"\nThe first cell, in a running kernel that imported pandas first ({chapters[0]}):", flush=True)
     live = subprocess.run([python, __file__, "live", str(work / "cell.py"), str(content)], env=env,
                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # one stream, as Colab shows it
     out = live.stdout
@@ -208,7 +209,7 @@ def run(args) -> int:
         env.update(MPLBACKEND="Agg", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1",  # as conftest.py
                    HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error",
                    PYDEVD_DISABLE_FILE_VALIDATION="1")  # ipykernel's debugger notes, not the chapter's
-        for chapter in CHAPTERS:
+        for chapter in chapters:
             t0 = time.time()
             ran = subprocess.run([python, __file__, "execute", str(content / "course" / "notebooks" / chapter),
                                   str(content)], env=env, text=True, capture_output=True)
