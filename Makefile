@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n auto -v
 # Jupyter refuses to start as root (containers, some cloud VMs) unless told it is intended.
 JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab lab-smoke test smoke-cache constraints clean
+.PHONY: install lab lab-smoke test test-colab smoke-cache constraints clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ smoke-cache: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The chapters' Colab first cell on a Colab-like preinstalled stack (colab/preinstalled.txt), in its own venv
+# under .cache/colab/ (not .venv): pip check, the chapters' imports, the pipelines and Trainer chapters in smoke mode.
+# Needs PyPI, not the Hub; a few minutes. Not part of `make test`.
+test-colab:
+	$(PYTHON) colab/check.py --torch-index="$(TORCH_INDEX)"
 
 # Refresh constraints.txt from the current .venv after a deliberate upgrade.
 constraints: install
