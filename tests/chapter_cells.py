@@ -1,6 +1,6 @@
 """Run a chapter's own code cells inside the test process, to check what they build.
 
-The notebooks are executed whole, in a kernel, by nbmake and by `test_chapters_in_mixed_precision.py`.
+The notebooks are executed whole, in a kernel, by `notebook_runner.py` and by `test_chapters_in_mixed_precision.py`.
 Some properties are easier to see from inside: the batches a chapter's dataloaders produce "as on a
 TPU", or what a check cell does when a line of the chapter is changed. `run_cells` executes the
 chapter's code cells in order (IPython magics translated, `skip-execution` cells skipped) in a

@@ -1,7 +1,7 @@
 """Every chapter that picks a precision runs green again with bf16 mixed precision forced, as on an
 Ampere GPU.
 
-The main run (nbmake) executes the chapters on a CPU in float32, where precision bugs cannot show.
+The main run (tests/notebook_runner.py) executes the chapters on a CPU in float32, where precision bugs cannot show.
 Here the chapters that train in mixed precision run a second time with COURSE_MIXED_PRECISION=bf16:
 `env.mixed_precision()` then turns bf16 on for the Trainer (chapters 8, 11, 13) and for Accelerate
 (chapter 10), which compute under bf16 autocast on the CPU as they would on a GPU (the same Accelerate
@@ -43,7 +43,7 @@ def test_chapter_runs_with_bf16_forced(topic, tmp_path, monkeypatch):
     path = chapter(topic)
     notebook = nbformat.read(path, as_version=4)
     monkeypatch.setenv("COURSE_MIXED_PRECISION", "bf16")  # the kernel inherits this process's environment
-    # skip-execution cells are skipped and raises-exception cells may raise, as under nbmake.
+    # skip-execution cells are skipped and raises-exception cells may raise, as in the main run.
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()

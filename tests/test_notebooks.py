@@ -1,6 +1,6 @@
 """Notebook hygiene: every chapter is valid, stripped, parseable, current, secret-free and well shaped.
 
-(Executing the notebooks is nbmake's job: `pytest` collects `notebooks/*.ipynb` itself.)
+(Executing the notebooks is notebook_runner.py's job: `pytest` collects `notebooks/*.ipynb` itself.)
 """
 
 import ast
