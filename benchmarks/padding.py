@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import datasets  # noqa: E402
-import torch  # noqa: E402
+import datasets
+import torch
 
-from course_utils import benchmark, data  # noqa: E402
+from course_utils import benchmark, data
 
 
 def main(argv=None) -> int:

@@ -31,6 +31,7 @@ os.environ.setdefault("PJRT_DEVICE", "CPU")
 
 
 def main() -> int:
+    import datasets
     import torch
     import torch_xla
     import torch_xla.debug.metrics as met
@@ -38,8 +39,6 @@ def main() -> int:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, DataCollatorWithPadding
 
     from course_utils import data, smoke, training
-
-    import datasets
 
     datasets.disable_progress_bars()
     device = torch_xla.device()

@@ -167,7 +167,7 @@ def run(args) -> int:
         report.check(False, "the simulated kernel ran to the end", "see .cache/colab/run/live.log")
         return 1
     result = json.loads(out.rsplit("RESULT ", 1)[1])
-    for run_, output in zip(result["runs"], re.findall(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), out, re.S)):
+    for run_, output in zip(result["runs"], re.findall(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), out, re.DOTALL)):
         run_["output"] = output
     first = learner_lines(result["runs"][0]["output"])
     print("  what the learner sees on the first run:\n" + "\n".join(f"    | {line}" for line in first))
@@ -181,7 +181,7 @@ def run(args) -> int:
                  f"{len(first)} lines")
     report.check(not result["reinstalled"], "a second run installs nothing",
                  f"reinstalled: {', '.join(result['reinstalled'])}")
-    said_restart = bool(re.search(r"restart the (runtime|session)", result["runs"][0]["output"], re.I))
+    said_restart = bool(re.search(r"restart the (runtime|session)", result["runs"][0]["output"], re.IGNORECASE))
     broken_live = {probe: err for probe, err in result["probes"].items() if err}
     report.check(not broken_live or said_restart, "the cell says to restart when the running kernel needs it",
                  "in the same kernel, after the cell:\n        "
@@ -229,13 +229,12 @@ def dist_info_state() -> dict[str, int]:
 
 def live(cell_file: str, content: str) -> None:
     """One long-lived kernel: pandas first, the cell twice, then what a learner's next cells would do."""
+    import importlib.machinery
+    import importlib.util
     import io
     from contextlib import redirect_stdout
 
     import pandas  # noqa: F401  Colab's runtime imports pandas (and with it pyarrow) before any cell
-
-    import importlib.machinery
-    import importlib.util
 
     # What the cell tests for; a module with a spec, as the real one has (transformers looks specs up).
     sys.modules["google.colab"] = importlib.util.module_from_spec(importlib.machinery.ModuleSpec("google.colab", None))
@@ -258,7 +257,7 @@ def live(cell_file: str, content: str) -> None:
     probes = {}
     for probe in ["import datasets", "from transformers import TrainingArguments"]:
         try:
-            exec(probe, {})
+            exec(probe, {})  # noqa: S102 - one of the two fixed import lines above
             probes[probe] = None
         except Exception as err:  # what the learner's next cell would show
             probes[probe] = f"{type(err).__name__}: {err}"[:300]
@@ -321,7 +320,7 @@ def refresh(freeze: str) -> int:
     text = PREINSTALLED.read_text()
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     names = [line.split("==")[0] for line in text.splitlines() if "==" in line and not line.startswith("#")]
-    ours = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-|setuptools==)", re.I)  # see the header
+    ours = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-|setuptools==)", re.IGNORECASE)  # see the header
     pins = [line for line in Path(freeze).read_text().splitlines()
             if "==" in line and not line.startswith("#") and "@" not in line and not ours.match(line)]
     pins += [line for line in text.splitlines() if line.lower().startswith("setuptools==")]

@@ -19,7 +19,7 @@ import importlib.metadata
 import math
 import numbers
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData

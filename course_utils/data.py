@@ -19,9 +19,9 @@ import operator
 import os
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import datasets
 import pandas as pd
@@ -142,7 +142,7 @@ def _read_split(file: Path, features: datasets.Features, split: str = "train") -
                         f"Each row needs {expected} (idx is optional), with label as an integer "
                         f"0..{label.num_classes - 1} ({label.names})." + hint)
     table = {}
-    for name, feature in features.items():
+    for name in features:
         if name == "label":
             table[name] = _check_labels(columns[name], label, file, where, split)
         elif name == "idx":

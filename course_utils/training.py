@@ -18,9 +18,8 @@ import shutil
 import stat
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch

@@ -9,8 +9,9 @@ to try a new bad input. `python tests/bad_input.py` counts the rows of every tab
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

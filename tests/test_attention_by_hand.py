@@ -46,7 +46,7 @@ def failing_cell(error):
 def run(cells, namespace):
     with torch.no_grad():
         for cell_id, source in cells.items():
-            exec(compile(source, f"{NOTEBOOK.name}:{cell_id}", "exec"), namespace)
+            exec(compile(source, f"{NOTEBOOK.name}:{cell_id}", "exec"), namespace)  # noqa: S102 - the course's own notebook
     return namespace
 
 

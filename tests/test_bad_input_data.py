@@ -41,10 +41,9 @@ def write_copy(root, files, dataset="mrpc"):
     for split in splits:
         (folder / f"{split}.jsonl").write_text(good, encoding="utf-8")
     for name, content in files.items():
-        if name.endswith(".csv") or name.endswith(".parquet") or name.endswith(".json"):
+        if name.endswith((".csv", ".parquet", ".json")):
             (folder / f"{name.split('.')[0]}.jsonl").unlink(missing_ok=True)
-        if name.startswith("+"):  # "+train.csv": added next to the split's .jsonl
-            name = name[1:]
+        name = name.removeprefix("+")  # "+train.csv": added next to the split's .jsonl
         path = folder / name
         if isinstance(content, pd.DataFrame):
             content.to_parquet(path)

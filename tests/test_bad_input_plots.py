@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from bad_input import Accepted, Case, Error, cases  # noqa: E402
-from course_utils import plots  # noqa: E402
+from bad_input import Accepted, Case, Error, cases
+from course_utils import plots
 
 LABELS, PREDICTIONS = [0, 1, 2, 2], [0, 2, 2, 1]
 EXPECTED = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 1]])

@@ -72,7 +72,7 @@ def test_compare_measures_every_recipe_on_the_same_reviews(tokenizer, tiny_confi
 
 
 def test_the_script_prints_the_speedup_last(tmp_path):
-    lines = ["id\tdocument\tlabel"] + [f"{i}\t{r}\t{l}" for i, (r, l) in enumerate(zip(REVIEWS * 2, LABELS * 2))]
+    lines = ["id\tdocument\tlabel"] + [f"{i}\t{r}\t{y}" for i, (r, y) in enumerate(zip(REVIEWS * 2, LABELS * 2))]
     (tmp_path / "ratings_train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "padding.py"), "--data-dir", str(tmp_path),
                           "--num-examples", "4", "--batch-size", "4", "--recipes", "pad to 512", "dynamic padding"],

@@ -5,8 +5,13 @@ import math
 import evaluate
 import pytest
 from huggingface_hub import ModelCard, metadata_load
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                          TrainingArguments)
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
 
 from course_utils import cards, data, training
 from course_utils.environment import set_seed

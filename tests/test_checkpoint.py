@@ -99,7 +99,7 @@ def run(seed, tmp_path, num_epochs=4):
 
 
 def test_fit_learns_and_keeps_the_best_by_validation_loss(tmp_path):
-    model, history = run(0, tmp_path)
+    _model, history = run(0, tmp_path)
     assert len(history) == 4
     assert history[-1]["train_loss"] < history[0]["train_loss"]  # the toy task is learnable
     best = min(history, key=lambda row: row["val_loss"])

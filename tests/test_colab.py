@@ -42,7 +42,7 @@ def test_the_clone_line_can_run_twice(tmp_path):
     subprocess.run(git + ["-C", str(origin), "add", "-A"], check=True)
     subprocess.run(git + ["-C", str(origin), "commit", "-qm", "x"], check=True)
     source = nbformat.read(NOTEBOOKS[0], as_version=4).cells[2].source
-    line = next(l.strip()[1:] for l in source.splitlines() if l.strip().startswith("!"))
+    line = next(s.strip()[1:] for s in source.splitlines() if s.strip().startswith("!"))
     url = re.search(r"https://github\.com/\S+?\.git", line).group(0)
     command = line.replace(url, origin.as_uri()).replace("/content/course", str(tmp_path / "course"))
     for attempt in (1, 2):
@@ -57,10 +57,10 @@ def test_constraints_leave_colab_torch_alone_and_pin_the_hugging_face_libraries(
     colab = {"torch": "2.8.0+cu126", "transformers": "4.57.1", "pyarrow": "18.1.0", "numpy": "2.0.2",
              "requests": "99.0"}
     lines = install.constraints(pins, colab)
-    assert not [l for l in lines if l.startswith("torch")]
+    assert not [pin for pin in lines if pin.startswith("torch")]
     assert f"transformers=={pins['transformers']}" in lines  # upgraded to the tested version
     assert f"pyarrow<={pins['pyarrow']}" in lines  # Colab's kept unless a library needs newer, then tested
-    assert not [l for l in lines if l.startswith("requests")]  # Colab's is newer: never downgraded
+    assert not [pin for pin in lines if pin.startswith("requests")]  # Colab's is newer: never downgraded
     assert f"korpora=={pins['korpora']}" in lines  # not on Colab: the tested version
 
 
@@ -95,7 +95,7 @@ def fake_runtime(monkeypatch, capsys):
 
 
 def test_main_installs_once_then_says_restart_when_a_loaded_library_changed(fake_runtime, monkeypatch):
-    state, calls, capsys = fake_runtime
+    _state, calls, capsys = fake_runtime
     monkeypatch.setattr(install, "loaded_distributions", lambda: {"pyarrow", "pandas"})
     install.main()
     out = capsys.readouterr().out
@@ -109,7 +109,7 @@ def test_main_installs_once_then_says_restart_when_a_loaded_library_changed(fake
 
 
 def test_main_says_nothing_about_restarting_when_nothing_loaded_changed(fake_runtime, monkeypatch):
-    state, calls, capsys = fake_runtime
+    _state, _calls, capsys = fake_runtime
     monkeypatch.setattr(install, "loaded_distributions", lambda: {"numpy"})
     install.main()
     assert "Restart" not in capsys.readouterr().out
@@ -134,8 +134,8 @@ def test_show_versions_is_quiet_when_memory_matches_disk(capsys):
 
 def test_make_test_colab_is_separate_from_make_test_and_runs_weekly():
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^test-colab:", makefile, re.M)
-    test_recipe = re.search(r"^test: .*\n((?:\t.*\n)*)", makefile, re.M).group(0)
+    assert re.search(r"^test-colab:", makefile, re.MULTILINE)
+    test_recipe = re.search(r"^test: .*\n((?:\t.*\n)*)", makefile, re.MULTILINE).group(0)
     assert "colab" not in test_recipe
     workflow = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
     assert "make test-colab" in workflow
@@ -143,9 +143,9 @@ def test_make_test_colab_is_separate_from_make_test_and_runs_weekly():
 
 def test_preinstalled_list_says_where_it_comes_from_and_pins_everything_but_torch():
     text = (ROOT / "colab" / "preinstalled.txt").read_text()
-    header = "\n".join(l for l in text.splitlines() if l.startswith("#"))
+    header = "\n".join(s for s in text.splitlines() if s.startswith("#"))
     assert "pip freeze" in header and re.search(r"20\d\d-\d\d-\d\d", header) and "approximation" in header
-    packages = [l for l in text.splitlines() if l and not l.startswith("#")]
-    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[^=\s]+", l) for l in packages)
-    names = {l.split("==")[0].lower() for l in packages}
+    packages = [s for s in text.splitlines() if s and not s.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[^=\s]+", pin) for pin in packages)
+    names = {pin.split("==")[0].lower() for pin in packages}
     assert "torch" not in names and {"transformers", "pyarrow", "pandas", "peft", "sentence-transformers"} <= names

@@ -58,6 +58,6 @@ def test_makefile_python_matches_requires_python():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in readme and re.search(r"^make test$", ci, re.M)
+    assert "make test" in readme and re.search(r"^make test$", ci, re.MULTILINE)
     workflow = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
     assert "make test" in workflow and "schedule" in workflow

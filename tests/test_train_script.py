@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from course_utils import data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +55,7 @@ def test_one_process_in_bf16_reports_the_precision_it_computed_in():
 
 def test_fp16_asked_for_on_a_cpu_is_reported_as_full_precision():
     """A T4's `accelerate config` (fp16) used on a CPU: Accelerate turns fp16 off, and the summary says so."""
-    summary, stdout = run([sys.executable, str(SCRIPT), "--epochs", "1"], ACCELERATE_MIXED_PRECISION="fp16")
+    summary, _stdout = run([sys.executable, str(SCRIPT), "--epochs", "1"], ACCELERATE_MIXED_PRECISION="fp16")
     assert summary["mixed_precision"] == "no"
 
 

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, DataCollatorWithPadding, get_scheduler
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    DataCollatorWithPadding,
+    get_scheduler,
+)
 
 from course_utils import data, environment, training
 
