@@ -195,14 +195,15 @@ def plot(results, ax=None):
     """Two bar charts side by side: examples per second, and peak memory, per recipe."""
     import matplotlib.pyplot as plt
 
-    axes = ax if ax is not None else plt.subplots(1, 2, figsize=(10, 3.5))[1]
+    axes = ax if ax is not None else plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")[1]
     names = [r["recipe"] for r in results]
     colors = ["tab:red", "tab:blue", "tab:green"][: len(results)]
     for axis, key, label in [(axes[0], "examples_per_s", "training examples / s (higher is better)"),
                              (axes[1], "peak_memory_mb", "peak memory, MB (lower is better)")]:
         values = [r[key] for r in results]
         bars = axis.bar(names, [v or 0 for v in values], color=colors)
-        axis.bar_label(bars, labels=["n/a" if v is None else f"{v:,.1f}" for v in values])
+        axis.bar_label(bars, labels=["n/a" if v is None else f"{v:,.1f}" for v in values], padding=3)
+        axis.margins(y=0.2)  # room above the tallest bar for its label: the bottom stays at 0
         axis.set_title(label)
         axis.tick_params(axis="x", labelrotation=15)
     return axes

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
+from sklearn import metrics
 
 
 def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> np.ndarray:
-    """Counts[i, j] = how many examples of true class i were predicted as class j."""
+    """Counts[i, j] = how many examples of true class i were predicted as class j (scikit-learn's
+    `confusion_matrix`, after checking that both are class ids 0..num_classes-1)."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape:
         hint = " (predictions look like logits: pass logits.argmax(-1))" if predictions.ndim == labels.ndim + 1 else ""
@@ -17,9 +20,10 @@ def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], num_clas
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive whole number, got {num_classes!r}.")
     labels, predictions = _class_ids("labels", labels, num_classes), _class_ids("predictions", predictions, num_classes)
-    counts = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(counts, (labels, predictions), 1)
-    return counts
+    if labels.size == 0:  # nothing predicted yet (scikit-learn refuses empty input)
+        return np.zeros((num_classes, num_classes), dtype=int)
+    # labels=: every class gets a row and a column, even one that never occurs in this sample.
+    return metrics.confusion_matrix(labels.ravel(), predictions.ravel(), labels=np.arange(num_classes))
 
 
 def _class_ids(name: str, values: np.ndarray, num_classes: int) -> np.ndarray:
@@ -39,31 +43,31 @@ def _class_ids(name: str, values: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def plot_confusion_matrix(labels, predictions, label_names: Sequence[str], ax=None):
-    """Draw the confusion matrix with its counts; returns (axes, matrix)."""
+    """Draw the confusion matrix with its counts (scikit-learn's ConfusionMatrixDisplay); returns (axes, matrix)."""
     matrix = confusion_matrix(labels, predictions, len(label_names))
-    ax = ax or plt.subplots(figsize=(1.2 * len(label_names) + 2, 1.2 * len(label_names) + 1))[1]
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(label_names)), label_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, count, ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
+    ax = ax or plt.subplots(figsize=(1.2 * len(label_names) + 2, 1.2 * len(label_names) + 1), layout="constrained")[1]
+    display = metrics.ConfusionMatrixDisplay(matrix, display_labels=list(label_names))
+    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     return ax, matrix
 
 
 def learning_curves(history: Sequence[dict]) -> dict[str, tuple[list, list]]:
     """Series to plot from `trainer.state.log_history` or from `training.fit`'s history.
 
-    Returns {name: (x, y)}: for the Trainer x is the step, for `fit` it is the epoch.
+    Returns {name: (x, y)}: for the Trainer x is the step, for `fit` it is the epoch. The Trainer's last row
+    (`train_runtime`, `train_loss` = the mean loss of the whole run, ...) is a summary, not a point of a curve,
+    and is left out.
     """
     series: dict[str, tuple[list, list]] = {}
     for row in history:
+        if "train_runtime" in row:  # the summary trainer.train() logs at the end
+            continue
         x_key = "step" if "step" in row else "epoch"
         for name, value in row.items():
             if name in ("step", "epoch", "best") or not isinstance(value, (int, float)):
                 continue
-            if not (name.endswith("loss") or name.endswith("accuracy") or name.endswith("f1")):
+            if not name.endswith(("loss", "accuracy", "f1")):
                 continue
             xs, ys = series.setdefault(name, ([], []))
             xs.append(row[x_key])
@@ -75,22 +79,27 @@ def learning_curves(history: Sequence[dict]) -> dict[str, tuple[list, list]]:
 
 
 def plot_learning_curves(history: Sequence[dict], ax=None):
-    """Loss curves on the left axis, accuracy / F1 on a right axis."""
+    """Loss curves on the left axis, accuracy / F1 on a right axis, one legend under the plot (never over a
+    curve), whole numbers on the x axis (steps, or epochs)."""
     series = learning_curves(history)
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=(7, 4), layout="constrained")[1]
     right = None
-    for name, (xs, ys) in series.items():
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        color = f"C{i}"  # one colour per series: the two axes would each start again at blue
         if name.endswith("loss"):
-            ax.plot(xs, ys, marker="o", label=name)
+            ax.plot(xs, ys, marker="o", color=color, label=name)
         else:
             right = right or ax.twinx()
-            right.plot(xs, ys, marker="s", linestyle="--", label=name)
-    ax.set_xlabel("step" if "step" in history[0] else "epoch")
+            right.plot(xs, ys, marker="s", linestyle="--", color=color, label=name)
+    ax.set_xlabel("step" if any("step" in row for row in history) else "epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: not 1.00, 1.25, ...
     ax.set_ylabel("loss")
-    ax.legend(loc="upper left")
+    lines = ax.get_lines() + (right.get_lines() if right is not None else [])
     if right is not None:
         right.set_ylabel("metric")
-        right.legend(loc="upper right")
+    # Below the x axis label: inside the plot, a legend sits on whichever curve passes under it.
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncols=min(len(lines), 4), frameon=False)
     return ax
 
 

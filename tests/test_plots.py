@@ -1,14 +1,15 @@
-"""The shared plots: confusion matrix counts, learning-curve series from both kinds of history, token-length cut share."""
+"""The shared plots: confusion matrix counts, learning-curve series from both kinds of history and how they are drawn
+(legend clear of the curves, whole-number ticks, no stray summary point), token-length cut share, benchmark bars."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from course_utils import plots  # noqa: E402
+from course_utils import benchmark, plots
 
 # What `trainer.state.log_history` holds after TrainingArguments(eval_strategy="epoch", logging_strategy="epoch"),
 # 3 epochs of 8 steps (copied from a real run of transformers 5.23, values rounded).
@@ -65,12 +66,12 @@ def test_plot_confusion_matrix_returns_the_matrix_with_named_axes():
     assert len(ax.texts) == 25  # one count written in every cell
 
 
-def test_learning_curves_from_a_trainer_log_history_use_steps():
+def test_learning_curves_from_a_trainer_log_history_use_steps_and_leave_out_the_summary():
     series = plots.learning_curves(TRAINER_LOG)
-    assert set(series) == {"loss", "eval_loss", "eval_accuracy", "train_loss"}
+    # The last row's train_loss is the mean over the whole run (with train_runtime ...): not a point of a curve.
+    assert set(series) == {"loss", "eval_loss", "eval_accuracy"}
     assert series["loss"] == ([8, 16, 24], [1.6093, 1.6097, 1.6101])
     assert series["eval_accuracy"] == ([8, 16, 24], [0.2, 0.25, 0.3])
-    assert series["train_loss"] == ([24], [1.6097])  # the run's mean, logged once at the end
 
 
 def test_learning_curves_from_fit_history_use_epochs_and_skip_the_best_flag():
@@ -86,10 +87,44 @@ def test_learning_curves_without_metrics_say_so():
 
 def test_plot_learning_curves_puts_losses_left_and_metrics_right():
     ax = plots.plot_learning_curves(TRAINER_LOG)
-    assert sorted(line.get_label() for line in ax.get_lines()) == ["eval_loss", "loss", "train_loss"]
+    assert sorted(line.get_label() for line in ax.get_lines()) == ["eval_loss", "loss"]
     assert ax.get_xlabel() == "step"
     right = [other for other in ax.figure.axes if other is not ax]
     assert [line.get_label() for line in right[0].get_lines()] == ["eval_accuracy"]
+
+
+@pytest.mark.parametrize("history", [TRAINER_LOG, FIT_HISTORY], ids=["trainer", "fit"])
+def test_the_legend_names_every_curve_and_covers_none(history):
+    ax = plots.plot_learning_curves(history)
+    ax.figure.canvas.draw()
+    legends = [other.get_legend() for other in ax.figure.axes if other.get_legend() is not None]
+    assert len(legends) == 1, "one legend for the losses and the metrics"
+    assert sorted(t.get_text() for t in legends[0].get_texts()) == sorted(plots.learning_curves(history))
+    plot_area = ax.get_window_extent()
+    assert not legends[0].get_window_extent().overlaps(plot_area), "the legend sits on the curves"
+    assert plot_area.height > 0.5 * ax.figure.bbox.height, "the curves keep most of the figure"
+
+
+def test_the_epoch_axis_has_whole_epochs():
+    ax = plots.plot_learning_curves(FIT_HISTORY)
+    ax.figure.canvas.draw()
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert ticks == [1, 2, 3]
+    assert [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high] == ["1", "2", "3"]
+
+
+def test_benchmark_bar_labels_stay_inside_the_plot():
+    results = [{"recipe": "pad to 512", "examples_per_s": 3.4, "peak_memory_mb": 1914.2},
+               {"recipe": "dynamic padding", "examples_per_s": 55.1, "peak_memory_mb": None}]  # None: not measured
+    axes = benchmark.plot(results)
+    axes[0].figure.canvas.draw()
+    for axis in axes:
+        top = axis.get_window_extent().y1
+        labels = [t for t in axis.texts if t.get_text()]
+        assert len(labels) == 2
+        assert all(t.get_window_extent().y1 < top - 2 for t in labels), "a bar label touches the top edge"
+    assert [t.get_text() for t in axes[1].texts] == ["1,914.2", "n/a"]
 
 
 def test_plot_token_lengths_reports_the_share_cut_by_max_length():
