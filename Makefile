@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n auto -v
 # Jupyter refuses to start as root (containers, some cloud VMs) unless told it is intended.
 JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab lab-smoke test test-colab smoke-cache constraints clean
+.PHONY: install lab lab-smoke test test-colab smoke-cache constraints badges clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test-colab:
 # Refresh constraints.txt from the current .venv after a deliberate upgrade.
 constraints: install
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/' > constraints.txt
+
+# Publish the course under another address: `make badges REPO=OWNER/NAME` writes it into pyproject.toml
+# ([project.urls] Repository) and every Colab badge and Colab install cell; plain `make badges` re-applies it.
+badges:
+	$(PYTHON) scripts/set_repository.py $(REPO)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
