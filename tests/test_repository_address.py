@@ -25,11 +25,11 @@ def test_every_badge_and_install_cell_points_at_the_one_address():
 
 
 def test_a_stray_address_is_reported(tmp_path):
-    copy = scratch_copy(tmp_path)
+    copy, repo = scratch_copy(tmp_path), set_repository.configured()
     readme = copy / "README.md"
-    readme.write_text(readme.read_text().replace("/github/hf-course-lab/", "/github/someone-old/", 1))
+    readme.write_text(readme.read_text().replace(f"/github/{repo}/", "/github/someone/old/", 1))
     assert [line.split(": ")[1] for line in set_repository.disagreements(copy)] == [
-        "someone-old/transformers-course (pyproject.toml says hf-course-lab/transformers-course)"]
+        f"someone/old (pyproject.toml says {repo})"]
 
 
 def scratch_copy(tmp_path):
