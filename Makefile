@@ -2,6 +2,8 @@
 #   make lab    install everything into .venv and open the course in JupyterLab
 #   make test   install everything into .venv and run the whole test suite, notebooks included
 PYTHON ?= python3
+# This checkout (also when run as make -f PATH/Makefile from elsewhere).
+COURSE_DIR := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The tested set of versions; `make test CONSTRAINTS=` tries the newest releases instead.
@@ -13,7 +15,7 @@ PYTEST_ARGS ?= -n auto -v
 # Jupyter refuses to start as root (containers, some cloud VMs) unless told it is intended.
 JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab lab-smoke test test-colab smoke-cache constraints badges clean
+.PHONY: install git-filter update lab lab-smoke test test-colab smoke-cache constraints badges clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +29,35 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
 
 install: $(VENV)/.installed
 
-lab: install
+# Git compares notebooks without their outputs, execution counts and Python version (nbstripout's filter, set in
+# .git/config and .git/info/attributes; your files keep their outputs): running a chapter never shows as a change,
+# and `make update` brings the newest chapters. The filter runs nbstripout through scripts/nbstripout_filter.py
+# (which says why), with --keep-id: the cells keep their ids. Nothing to do outside a git checkout.
+NBSTRIPOUT_EXTRA_KEYS := metadata.language_info.version
+NBSTRIPOUT_FILTER = "$(abspath $(BIN))/python" "$(COURSE_DIR)scripts/nbstripout_filter.py" --keep-id
+git-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  $(NBSTRIPOUT_FILTER) --install && \
+	  git config filter.nbstripout.clean '$(NBSTRIPOUT_FILTER)' && \
+	  git config diff.ipynb.textconv '$(NBSTRIPOUT_FILTER) -t' && \
+	  git config filter.nbstripout.extrakeys "$(NBSTRIPOUT_EXTRA_KEYS)" && \
+	  echo "Git filter on: your outputs stay in the notebooks and out of git's way (README: 'Newest chapters')."; \
+	fi
+
+# The newest chapters, your own edits kept (README, "Newest chapters"). With the filter on, `git add` refreshes
+# what git knows of the notebooks you ran (git otherwise counts a file whose size changed as modified, even
+# when the filter says it is not) and stages only your edits; those are set aside while pulling, then put back.
+update: git-filter
+	git add --update notebooks
+	@if git diff --cached --quiet && git diff --quiet; then git pull; else \
+	  git stash push --quiet -m "my edits, set aside by make update" && git pull && git stash pop; fi
+
+lab: install git-filter
 	@echo "Opening the course: JupyterLab prints the URL to open below (Ctrl+C twice to stop)."
 	$(BIN)/jupyter lab $(JUPYTER_ARGS)
 
 # The course on tiny offline stand-ins, as the tests see it (no network needed).
-lab-smoke: install smoke-cache
+lab-smoke: install smoke-cache git-filter
 	HF_HOME=$(CURDIR)/.cache/smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_SMOKE=1 \
 	  $(BIN)/jupyter lab $(JUPYTER_ARGS)
 
@@ -57,5 +82,8 @@ constraints: install
 badges:
 	$(PYTHON) scripts/set_repository.py $(REPO)
 
+# The git filter runs .venv's nbstripout: take it out with .venv, or git could no longer read the notebooks.
 clean:
+	@if [ -x $(BIN)/nbstripout ] && git rev-parse --git-dir >/dev/null 2>&1; then \
+	  $(NBSTRIPOUT_FILTER) --uninstall; git config --unset filter.nbstripout.extrakeys || true; fi
 	rm -rf $(VENV) .cache .pytest_cache

@@ -93,8 +93,14 @@ class NotebookItem(pytest.Item):
     def runtest(self):
         folder = self.path.parent
         before = notebooks_folder_state(folder)
-        run_notebook(self.path, timeout=self.config.getoption("notebook_timeout"),
-                     kernel_name=self.config.getoption("notebook_kernel"))
+        committed = nbformat.read(self.path, as_version=4).metadata
+        executed = run_notebook(self.path, timeout=self.config.getoption("notebook_timeout"),
+                                kernel_name=self.config.getoption("notebook_kernel"))
+        # What the kernel wrote (nbclient saves it as JupyterLab does), but the learner's Python version.
+        written = {k: v for k, v in executed.metadata.get("language_info", {}).items() if k != "version"}
+        assert written == committed.get("language_info"), (
+            f"{self.path.name}: the kernel writes language_info {written}, the notebook has "
+            f"{committed.get('language_info')}: run `python scripts/notebook_metadata.py`")
         after = notebooks_folder_state(folder)
         if before is not None and after is not None and after - before:
             raise AssertionError(

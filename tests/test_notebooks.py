@@ -4,6 +4,7 @@
 """
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
@@ -23,6 +24,9 @@ REMOVED_APIS = {
 }
 TOKEN_PATTERNS = [r"hf_[A-Za-z0-9]{30,}", r"api_org_[A-Za-z0-9]{30,}", r"sk-[A-Za-z0-9]{20,}",
                   r"ghp_[A-Za-z0-9]{30,}", r"AKIA[0-9A-Z]{16}"]
+_spec = importlib.util.spec_from_file_location("notebook_metadata", ROOT / "scripts" / "notebook_metadata.py")
+notebook_metadata = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(notebook_metadata)
 HUB_WRITING = re.compile(r"\b(notebook_login|login|push_to_hub|upload_folder|upload_file|create_repo)\s*\(|\binput\s*\(")
 
 
@@ -44,6 +48,17 @@ def test_valid_and_stripped(path):
     nbformat.validate(nb)
     dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_metadata_is_what_the_kernel_writes(path):
+    """Opening a chapter in JupyterLab changes nothing: the kernel would write this same metadata (its Python
+    version excepted, which the git filter of `make lab` strips)."""
+    expected = notebook_metadata.kernel_metadata()
+    assert expected["kernelspec"]["display_name"] == "Python 3 (ipykernel)" and "version" not in expected["language_info"]
+    assert load(path).metadata == expected, (
+        f"{path.name}: top-level metadata {dict(load(path).metadata)} is not what the kernel writes; "
+        "run `python scripts/notebook_metadata.py`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
