@@ -20,11 +20,21 @@ JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),-
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
+# With uv on the PATH (`pip install uv`), the packages after PyTorch install with it: the same pins, in a
+# fraction of pip's time. PyTorch itself always goes through pip, which reads pip's own configuration (a
+# machine's index or wheel folder, where its CPU build may come from); uv would not. Without uv, or if uv
+# fails, pip does it all. `make install UV=` forces pip.
+UV ?= $(shell command -v uv 2>/dev/null)
+INSTALL_ARGS = $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev,lab]"
+PIP_INSTALL_REST = $(BIN)/python -m pip install $(INSTALL_ARGS)
+UV_INSTALL_REST = $(UV) pip install --python $(BIN)/python $(INSTALL_ARGS) \
+	  || { echo "uv failed: installing with pip instead"; $(PIP_INSTALL_REST); }
+
 $(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(UV),,$(BIN)/python -m pip install --quiet --upgrade pip)
 	@echo "Installing PyTorch ($(TORCH)) first, so that nothing else pulls a different build ..."
 	$(BIN)/python -m pip install --no-deps "$(TORCH)" $(TORCH_INDEX)
-	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev,lab]"
+	$(if $(UV),$(UV_INSTALL_REST),$(PIP_INSTALL_REST))
 	touch $@
 
 install: $(VENV)/.installed
