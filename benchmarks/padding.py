@@ -34,11 +34,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import datasets  # noqa: E402
-import torch  # noqa: E402
-
-from course_utils import benchmark, data  # noqa: E402
-
 
 def main(argv=None) -> int:
     if argv is None:
@@ -48,6 +43,10 @@ def main(argv=None) -> int:
             raise SystemExit("usage: python benchmarks/padding.py --summary benchmarks/results/padding.json")
         print(summary(json.loads(Path(argv[1]).read_text())))
         return 0
+    import datasets  # imported here: --summary, and the tests that import summary(), need none of this
+    import torch
+
+    from course_utils import benchmark, data
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, required=True, help="folder holding NSMC's ratings_train.txt")
     parser.add_argument("--num-examples", type=int, default=128, help="reviews per recipe (default 128)")
@@ -93,10 +92,10 @@ def main(argv=None) -> int:
         print(f"  {recipe:<24} {result['examples_per_s']:8.1f} examples/s  {result['seconds']:7.1f} s  "
               f"peak memory {memory:>9}  {result['tokens_per_example']:6.1f} tokens/example", flush=True)
     print(f"Peak memory: {results[0]['memory']}.")
-    print(f"speedup: {benchmark.speedup(results):.1f}x")
     if args.record is not None:
         record(args.record, args, device, sample, results)
         print(f"Recorded in {args.record}.")
+    print(f"speedup: {benchmark.speedup(results):.1f}x")
     return 0
 
 
@@ -133,6 +132,9 @@ def summary(record: dict) -> str:
 
 def record(path: Path, args, device: str, sample, results: list[dict]) -> None:
     """Append this run to the JSON record at `path` (created if missing)."""
+    import torch
+
+    from course_utils import benchmark
     data_file = args.data_dir / "ratings_train.txt"
     run = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -98,11 +98,15 @@ def test_attributed_or_recorded_figures_pass(text):
     assert not unbacked_claims(text)
 
 
-def padding_summary() -> str:
+def padding_script():
     spec = importlib.util.spec_from_file_location("padding_benchmark", ROOT / "benchmarks" / "padding.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.summary(json.loads(PADDING_RECORD.read_text(encoding="utf-8")))
+    return module
+
+
+def padding_summary() -> str:
+    return padding_script().summary(json.loads(PADDING_RECORD.read_text(encoding="utf-8")))
 
 
 def about_the_padding_benchmark(text: str) -> bool:
@@ -134,3 +138,25 @@ def test_the_padding_record_is_real_nsmc():
     for run in record["runs"]:
         assert run["data"]["sha256"] == "e03b7d14e9e41be8d464a28057cd25d7396c53e67aa7fd5f7e552c59b0ee2940"
         assert {r["recipe"] for r in run["results"]} == {"pad to 512", "dynamic padding", "dynamic + length groups"}
+
+
+def test_record_appends_runs_and_summary_reads_them(tmp_path):
+    """`padding.py --record` appends one run per call; `summary` gives the medians and the speedup's range."""
+    import argparse
+
+    script = padding_script()
+    (tmp_path / "ratings_train.txt").write_text("id\tdocument\tlabel\n1\t좋아요\t1\n", encoding="utf-8")
+    args = argparse.Namespace(data_dir=tmp_path, num_examples=2, batch_size=2, seed=0, threads=1, machine="a test")
+    path = tmp_path / "results" / "padding.json"
+    for slow, fast in [(1.0, 10.0), (2.0, 30.0), (4.0, 40.0)]:
+        results = [{"recipe": r, "examples": 2, "seconds": 2 / v, "examples_per_s": v, "peak_memory_mb": m,
+                    "tokens_per_example": t}
+                   for r, v, m, t in [("pad to 512", slow, 100.0, 512.0), ("dynamic padding", fast, 10.0, 20.0),
+                                      ("dynamic + length groups", fast * 1.5, 12.0, 15.0)]]
+        script.record(path, args, "cpu", [None, None], results)
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    assert [run["speedup"] for run in runs] == [10.0, 15.0, 10.0]
+    summary = script.summary({"runs": runs})
+    assert summary.startswith("3 runs on 2 real NSMC reviews, one thread of a shared")
+    assert "pad to 512, 2.0 examples/s and 100 MB" in summary and "dynamic padding, 30.0 examples/s" in summary
+    assert "`speedup:` 10.0x (from 10.0x to 15.0x" in summary
