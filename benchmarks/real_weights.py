@@ -46,6 +46,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -189,7 +190,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="where to write the JSON record (default benchmarks/results/real_weights.json)")
     parser.add_argument("--no-results", action="store_true", help="write no JSON record")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per recipe (default 1800)")
+    parser.add_argument("--timeout", type=int, default=7200,
+                        help="seconds allowed per notebook cell and for the script (default 7200)")
     parser.add_argument("--worker", choices=RECIPE_KEYS, help=argparse.SUPPRESS)  # one recipe, in a child process
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -452,15 +454,22 @@ def run_accelerate_script(recipe: Recipe, data_dir: Path, workdir: Path, seed: i
                "--epochs", str(recipe.epochs), "--seed", str(seed), *recipe.script_args]
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "COURSE_DATA_DIR": str(workdir / "data"),
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    # Its own process group: stopping the run stops the launcher and both training processes.
+    launched = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
     try:
-        done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Problem(f"{recipe.source} ran past {timeout} s.") from None
-    (workdir / "accelerate.log").write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines or not lines[-1].startswith("{"):
-        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise Problem(f"`accelerate launch {recipe.source}` exited with {done.returncode}: {tail}. "
+        stdout, stderr = launched.communicate(timeout=timeout)
+    except BaseException as err:
+        os.killpg(launched.pid, signal.SIGTERM)
+        launched.wait()
+        if isinstance(err, subprocess.TimeoutExpired):
+            raise Problem(f"{recipe.source} ran past {timeout} s (--timeout).") from None
+        raise
+    (workdir / "accelerate.log").write_text(stdout + "\n--- stderr ---\n" + stderr)
+    lines = stdout.strip().splitlines()
+    if launched.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise Problem(f"`accelerate launch {recipe.source}` exited with {launched.returncode}: {tail}. "
                       f"Its whole output is in {workdir / 'accelerate.log'}.")
     summary = json.loads(lines[-1])
     from course_utils import data
@@ -624,6 +633,8 @@ def run_worker(args) -> int:
     """In a child process: run one recipe (the parent set up the cache, the data and the environment)."""
     [recipe] = [r for r in selected_recipes(args) if r.key == args.worker]
     scratch = args.worker_out.parent
+    # Stopped by the parent: unwind, so that nbclient shuts the kernel down and the script's group is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         row = run_recipe(recipe, Path(os.environ["COURSE_DATA_DIR"]), args, scratch)
         row["cpu_seconds"] = round(cpu_seconds(), 1)
@@ -637,29 +648,35 @@ def run_side_by_side(recipes: list[Recipe], args, scratch: Path) -> list[dict]:
     """Each recipe in its own process, up to --jobs at once; the script's two processes count as two."""
     waiting, running, rows = list(recipes), {}, {}
     slots = lambda r: 2 if r.key == "accel" else 1
-    while waiting or running:
-        while waiting and (not running or sum(map(slots, running)) + slots(waiting[0]) <= args.jobs):
-            recipe = waiting.pop(0)
-            out = scratch / f"{recipe.key}.json"
-            log = open(scratch / f"{recipe.key}.log", "w")
-            running[recipe] = (subprocess.Popen(worker_command(recipe, args, out), stdout=log, stderr=subprocess.STDOUT,
-                                                cwd=scratch), out, log, time.perf_counter())
-            print(f"  {recipe.key:<6} started: {recipe.source}, {recipe.epochs} epoch(s) on {recipe.train_size} "
-                  f"training examples", flush=True)
-        time.sleep(1)
-        for recipe, (process, out, log, began) in list(running.items()):
-            if process.poll() is None:
-                continue
+    try:
+        while waiting or running:
+            while waiting and (not running or sum(map(slots, running)) + slots(waiting[0]) <= args.jobs):
+                recipe = waiting.pop(0)
+                out = scratch / f"{recipe.key}.json"
+                log = open(scratch / f"{recipe.key}.log", "w")
+                running[recipe] = (subprocess.Popen(worker_command(recipe, args, out), stdout=log, stderr=subprocess.STDOUT,
+                                                    cwd=scratch), out, log, time.perf_counter())
+                print(f"  {recipe.key:<6} started: {recipe.source}, {recipe.epochs} epoch(s) on {recipe.train_size} "
+                      f"training examples", flush=True)
+            time.sleep(1)
+            for recipe, (process, out, log, began) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                log.close()
+                del running[recipe]
+                if out.is_file():
+                    row = json.loads(out.read_text())
+                else:
+                    tail = (scratch / f"{recipe.key}.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
+                    row = {"key": recipe.key, "title": recipe.title, "source": recipe.source, "learned": False,
+                           "error": f"the worker exited with {process.returncode}: {tail[0]} (log: {scratch / recipe.key}.log)"}
+                rows[recipe.key] = row
+                report(row, time.perf_counter() - began)
+    finally:  # Ctrl+C or an error: stop the recipes still running (a worker takes its kernel or processes along)
+        for process, _, log, _ in running.values():
+            process.terminate()
+            process.wait()
             log.close()
-            del running[recipe]
-            if out.is_file():
-                row = json.loads(out.read_text())
-            else:
-                tail = (scratch / f"{recipe.key}.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
-                row = {"key": recipe.key, "title": recipe.title, "source": recipe.source, "learned": False,
-                       "error": f"the worker exited with {process.returncode}: {tail[0]} (log: {scratch / recipe.key}.log)"}
-            rows[recipe.key] = row
-            report(row, time.perf_counter() - began)
     return [rows[r.key] for r in recipes]
 
 
@@ -717,6 +734,7 @@ def main(argv: list[str] | None = None) -> int:
               f"cache {cache}; data {data_dir}; seed {args.seed}; up to {args.jobs} recipes at once, "
               f"{args.threads} thread(s) each; load average {load_before}.",
               flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # as Ctrl+C: the recipes are stopped too
         rows = run_side_by_side(recipes, args, scratch)
     except Problem as problem:
         print(f"verify-real: {problem}", file=sys.stderr)
