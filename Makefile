@@ -42,8 +42,8 @@ smoke-cache: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Real pretrained weights on real data, offline: does each fine-tuning recipe learn? About 15 minutes on a
-# 2-core CPU. DATA_DIR: real MRPC and NSMC in the COURSE_DATA_DIR layout (README); without it, the Hub.
+# Real pretrained weights on real data, offline: does each fine-tuning recipe learn? About half an hour
+# of a 2-core CPU (two epochs per recipe; README). DATA_DIR: real MRPC and NSMC in the COURSE_DATA_DIR layout (README); without it, the Hub.
 # VERIFY_REAL_ARGS passes options to benchmarks/real_weights.py (e.g. --recipes ch8 --seed 1).
 DATA_DIR ?=
 VERIFY_REAL_ARGS ?=
