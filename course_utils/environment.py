@@ -42,14 +42,50 @@ def versions() -> dict[str, str]:
     return table
 
 
+# Libraries whose in-memory version can lag behind the installed one after an upgrade in a running
+# kernel (Colab imports pandas, and with it pyarrow and numpy, before the first cell): distribution -> module.
+RESTART_CHECKED = {**{name: name for name in TRACKED_PACKAGES}, "pyarrow": "pyarrow", "numpy": "numpy"}
+
+
+def stale_modules() -> dict[str, tuple[str, str]]:
+    """Libraries imported before an upgrade: name -> (version in memory, version installed).
+
+    Non-empty after `pip install` upgraded a library this process had already imported: the old code
+    stays in memory until the runtime restarts, so mixing it with newly imported code can fail (on Colab
+    `import datasets` raises "pyarrow.lib.IpcReadOptions size changed" when pyarrow moved under pandas).
+    """
+    stale = {}
+    for dist, module_name in RESTART_CHECKED.items():
+        loaded = getattr(sys.modules.get(module_name), "__version__", None)
+        if loaded is None:
+            continue
+        try:
+            installed = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            installed = "not installed"
+        if str(loaded) != installed:
+            stale[dist] = (str(loaded), installed)
+    return stale
+
+
 def show_versions() -> None:
-    """Print the versions table, the device and the mode: the first cell of every chapter."""
+    """Print the versions table, the device and the mode: the first cell of every chapter.
+
+    When a library changed on disk after this process imported it, the table shows both versions and
+    says to restart the runtime, instead of printing installed versions that are not the ones running.
+    """
     rows = dict(versions())
+    stale = stale_modules()
+    for name, (loaded, installed) in stale.items():
+        rows[name] = f"{loaded} in memory, {installed} installed: RESTART NEEDED"
     rows["device"] = device_kind()
     rows["mode"] = "smoke (tiny offline models and data)" if is_smoke() else "full (real models and data)"
     width = max(map(len, rows))
     for name, value in rows.items():
         print(f"{name:<{width}}  {value}")
+    if stale:
+        print(f"\nRestart the runtime (on Colab: Runtime > Restart session), then run this cell again: "
+              f"{', '.join(stale)} changed on disk after they were imported, so the versions in memory are old.")
 
 
 def device_kind() -> str:
