@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n auto -v
 # Jupyter refuses to start as root (containers, some cloud VMs) unless told it is intended.
 JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install git-filter update lab lab-smoke test test-colab smoke-cache constraints badges clean
+.PHONY: install git-filter update lab lab-smoke test test-colab smoke-cache constraints badges clean verify-real
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,18 @@ test: install
 # Needs PyPI, not the Hub; a few minutes. Not part of `make test`.
 test-colab:
 	$(PYTHON) colab/check.py --torch-index="$(TORCH_INDEX)"
+
+# Real pretrained weights on real data, offline: does each fine-tuning recipe learn? About half an hour
+# of a 2-core CPU (two epochs per recipe; README). DATA_DIR: real MRPC and NSMC in the COURSE_DATA_DIR layout (README); without it, the Hub.
+# VERIFY_REAL_ARGS passes options to benchmarks/real_weights.py (e.g. --recipes ch8 --seed 1).
+DATA_DIR ?=
+VERIFY_REAL_ARGS ?=
+$(VENV)/.installed-real: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[real]"
+	touch $@
+
+verify-real: $(VENV)/.installed-real
+	$(BIN)/python benchmarks/real_weights.py $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(VERIFY_REAL_ARGS)
 
 # Refresh constraints.txt from the current .venv after a deliberate upgrade.
 constraints: install

@@ -291,6 +291,11 @@ def _discard_staging() -> None:
 def install_metric(name: str, cache: Path) -> Path:
     """Place a metric module where `evaluate.load(name)` looks for it when offline."""
     _claim(cache)
+    return _copy_metric(name, cache)
+
+
+def _copy_metric(name: str, cache: Path) -> Path:
+    """The copy itself, for a cache whose owner already checked it (benchmarks/real_weights.py's)."""
     source = METRICS_DIR / f"{name}.py"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     folder = cache / "modules" / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}" / digest

@@ -1,7 +1,9 @@
 """Native PyTorch training helpers: one epoch of training, an evaluation pass, a loop that keeps the
 best checkpoint, and `compute_metrics` for the Trainer.
 
-The MRPC chapter writes this loop out cell by cell; later chapters call these helpers instead.
+Chapter 12 (NSMC) writes `train_epoch` and `evaluate` out in its cells, as the tutorial's train and
+evaluate functions corrected; the functions here are the same code, and tests/test_one_source.py
+checks that the two stay the same (same syntax tree, docstrings and type annotations aside).
 They work with any model that returns either a transformers output (with `.logits`, and `.loss`
 when labels are passed) or a plain tensor of logits, as a custom `nn.Module` does.
 """
@@ -26,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import environment
+from . import environment as env
 
 
-def _logits_and_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def logits_and_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's logits for a batch and their cross-entropy loss, after checking the batch and the logits."""
     _check_batch(batch)
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -39,7 +42,8 @@ def _logits_and_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor,
     return logits, F.cross_entropy(logits, labels.long())  # int32 labels are fine too
 
 
-def _to_device(batch: dict, device) -> dict:
+def to_device(batch: dict, device) -> dict:
+    """The batch with every tensor on `device`, after checking that it is a batch the helpers can train on."""
     _check_batch(batch)
     moved = {k: v.to(device) for k, v in batch.items()}
     _note_label_range(batch["labels"], moved["labels"])
@@ -105,7 +109,7 @@ def _check_logits(logits, labels: torch.Tensor) -> None:
     # Checked before the loss: on a GPU an out-of-range label is a device-side assert that kills the CUDA
     # context (restart the kernel), not an error.
     ref, low, high = _label_range
-    if ref is None or ref() is not labels:  # not moved by _to_device: measure here if that costs no sync
+    if ref is None or ref() is not labels:  # not moved by to_device: measure here if that costs no sync
         if labels.device.type != "cpu" or labels.numel() == 0:
             return
         low, high = labels.min().tolist(), labels.max().tolist()
@@ -123,7 +127,8 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite: the weights are no longer usable."""
 
 
-def _stop_if_not_finite(first_bad_step: torch.Tensor, desc: str) -> None:
+def stop_if_not_finite(first_bad_step: torch.Tensor, desc: str) -> None:
+    """Raise NonFiniteLossError if a step's loss was NaN or infinite (`first_bad_step` >= 0): one read from the device."""
     step = int(first_bad_step)  # reads the value back from the device
     if step >= 0:
         raise NonFiniteLossError(
@@ -145,15 +150,15 @@ def train_epoch(model: torch.nn.Module, dataloader: Iterable[dict], optimizer: t
     finite (`NonFiniteLossError`, naming the step). On a TPU each step ends with `mark_step`.
     """
     model.train()
-    device = torch.device(device) if isinstance(device, str) else device
+    device = torch.device(device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     first_bad_step = torch.full((), -1, dtype=torch.long, device=device)
     seen = 0
     bar = tqdm(dataloader, desc=desc, disable=not progress, leave=False)
     for step, batch in enumerate(bar, start=1):
-        batch = _to_device(batch, device)
-        logits, loss = _logits_and_loss(model, batch)
+        batch = to_device(batch, device)
+        logits, loss = logits_and_loss(model, batch)
         loss.backward()
         if max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -161,7 +166,7 @@ def train_epoch(model: torch.nn.Module, dataloader: Iterable[dict], optimizer: t
         if scheduler is not None:
             scheduler.step()
         optimizer.zero_grad()
-        environment.mark_step(device)
+        env.mark_step(device)
 
         n = batch["labels"].size(0)
         loss = loss.detach().float()
@@ -170,12 +175,12 @@ def train_epoch(model: torch.nn.Module, dataloader: Iterable[dict], optimizer: t
         first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss), step, first_bad_step)
         seen += n
         if step % sync_every == 0:
-            _stop_if_not_finite(first_bad_step, desc)
+            stop_if_not_finite(first_bad_step, desc)
             if progress:
                 bar.set_postfix(loss=f"{total_loss.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
     if seen == 0:
         raise ValueError("The training dataloader produced no batches: is the dataset empty?")
-    _stop_if_not_finite(first_bad_step, desc)
+    stop_if_not_finite(first_bad_step, desc)
     return {"loss": total_loss.item() / seen, "accuracy": correct.item() / seen}
 
 
@@ -187,16 +192,16 @@ def evaluate(model: torch.nn.Module, dataloader: Iterable[dict], device="cpu", p
     Predictions and labels stay on the device until the end: one transfer, not one per batch.
     """
     model.eval()
-    device = torch.device(device) if isinstance(device, str) else device
+    device = torch.device(device)
     total_loss = torch.zeros((), device=device)
     predictions, labels = [], []
     for batch in tqdm(dataloader, desc=desc, disable=not progress, leave=False):
-        batch = _to_device(batch, device)
-        logits, loss = _logits_and_loss(model, batch)
+        batch = to_device(batch, device)
+        logits, loss = logits_and_loss(model, batch)
         total_loss += loss.float() * batch["labels"].size(0)
         predictions.append(logits.argmax(dim=-1))
         labels.append(batch["labels"])
-        environment.mark_step(device)
+        env.mark_step(device)
     if not labels:
         raise ValueError("The evaluation dataloader produced no batches: is the dataset empty?")
     predictions, labels = torch.cat(predictions).cpu().numpy(), torch.cat(labels).cpu().numpy()

@@ -91,15 +91,15 @@ def test_batches(case):
 
 def test_labels_are_checked_on_the_host_before_they_move(monkeypatch):
     """On a GPU or TPU, reading labels back each step would be a device sync: the range is measured on the
-    host by _to_device, so the check after the forward reads nothing from the device."""
-    moved = training._to_device(batch(labels=torch.tensor([0, 1, 0, 1, 0, 1, 0, 5])), "cpu")
+    host by to_device, so the check after the forward reads nothing from the device."""
+    moved = training.to_device(batch(labels=torch.tensor([0, 1, 0, 1, 0, 1, 0, 5])), "cpu")
 
     def device_read(*args, **kwargs):
         pytest.fail("read the labels back from the device")
 
     for name in ("min", "max", "tolist", "item", "__int__"):
         monkeypatch.setattr(torch.Tensor, name, device_read)
-    Error(ValueError, r"label 5, but the model has 2 outputs").check(lambda: training._logits_and_loss(Tiny(), moved))
+    Error(ValueError, r"label 5, but the model has 2 outputs").check(lambda: training.logits_and_loss(Tiny(), moved))
 
 
 MODEL_OUTPUTS = [

@@ -130,3 +130,71 @@ def test_chapter_number_matches_file_and_readme_lists_it(path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"(notebooks/{path.name})" in readme, f"the README's chapter table lacks {path.name}"
     assert f"notebooks/{path.name})" in first_cell, f"{path.name}: the Colab badge points elsewhere"
+
+
+# --- "Try it": the learner writes the code; the course's answer is hidden, executed, and checked ----------------
+# JupyterLab (and Notebook 7) open a cell whose metadata has jupyter.source_hidden collapsed; Colab shows a cell
+# whose first line is a `#@title` comment, with cellView "form", as its title only, the code hidden. nbmake
+# ignores both and runs the cell, so the check after it proves the reference answer right.
+
+def try_it_sections(nb) -> list[tuple[str, list]]:
+    """(heading, cells) from each markdown heading that says "Try it" to the next heading."""
+    sections, current = [], None
+    for cell in nb.cells:
+        heading = cell.cell_type == "markdown" and re.match(r"#+ ", cell.source)
+        if heading:
+            current = (cell.source.splitlines()[0], []) if "Try it" in cell.source.splitlines()[0] else None
+            if current:
+                sections.append(current)
+        elif current is not None:
+            current[1].append(cell)
+    return sections
+
+
+def is_learners_cell(cell) -> bool:
+    """An empty cell for the learner's answer: nothing but comments."""
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+    return all(line.startswith("#") for line in lines)
+
+
+def is_hidden_reference(cell) -> bool:
+    return (cell.metadata.get("jupyter", {}).get("source_hidden") is True
+            and cell.metadata.get("cellView") == "form" and cell.source.startswith("#@title"))
+
+
+def is_check(cell) -> bool:
+    tree = ast.parse(TransformerManager().transform_cell(cell.source))
+    return not is_hidden_reference(cell) and any(isinstance(node, ast.Assert) for node in ast.walk(tree))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_try_it_answers_are_hidden_and_followed_by_a_check(path):
+    for heading, cells in try_it_sections(load(path)):
+        code = [c for c in cells if c.cell_type == "code"]
+        references = [i for i, c in enumerate(code) if is_hidden_reference(c)]
+        assert references, f"{path.name}, {heading!r}: no hidden reference answer"
+        for i, cell in enumerate(code):
+            first = cell.source.splitlines()[0] if cell.source else ""
+            if i in references:
+                assert i > 0 and is_learners_cell(code[i - 1]), (
+                    f"{path.name}, {heading!r}: the reference answer {first!r} needs an empty cell before it, "
+                    "comments only, where the learner writes their own")
+                assert i + 1 < len(code) and is_check(code[i + 1]), (
+                    f"{path.name}, {heading!r}: the reference answer {first!r} must be followed by a check cell "
+                    "(one with an assert), so that running the notebook proves the answer right")
+            else:
+                assert is_learners_cell(cell) or is_check(cell), (
+                    f"{path.name}, {heading!r}: this cell is an answer the learner can read before trying: hide it "
+                    "(metadata jupyter.source_hidden and cellView 'form', first line '#@title ...'):\n" + cell.source)
+
+
+def test_the_try_it_rule_catches_a_visible_answer():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Try it\n\nDo it."), nbformat.v4.new_code_cell("answer = 42"),
+                nbformat.v4.new_code_cell("assert answer == 42")]
+    ((_, cells),) = try_it_sections(nb)
+    answer, check = cells
+    assert not is_hidden_reference(answer) and not is_learners_cell(answer) and not is_check(answer)
+    answer.source = "#@title Reference answer\nanswer = 42"
+    answer.metadata.update({"cellView": "form", "jupyter": {"source_hidden": True}})
+    assert is_hidden_reference(answer) and is_check(check)

@@ -14,9 +14,11 @@ import pytest
 from course_utils import data
 
 HEADER = "id\tdocument\tlabel\n"
-# Lines as they appear in the real files: a review that starts with a quote is wrapped in quotes and
-# its inner quotes are doubled; an empty review; and the same review twice under different ids.
+# Lines as they appear in the real files: a review that contains a quote is stored with two levels of
+# CSV quoting (quotes around it, inner quotes doubled, twice over); an empty review; and the same review
+# twice under different ids.
 QUOTED = '9037756\t"""스토리, 연출 다 별로. 감독은 """"내가 영화 경력이 몇년인데"""" 같은 마인드"""\t0\n'
+TYPED = '스토리, 연출 다 별로. 감독은 "내가 영화 경력이 몇년인데" 같은 마인드'  # what its writer typed
 ROWS = ("9976970\t아 더빙.. 진짜 짜증나네요 목소리\t0\n"
         + QUOTED
         + "5000000\t\t1\n"
@@ -52,11 +54,11 @@ def korpora_root(tmp_path):
     return tmp_path
 
 
-def test_read_keeps_every_row_and_the_quotes(tmp_path):
+def test_read_keeps_every_row_decodes_both_levels_of_quoting_and_keeps_empty_reviews(tmp_path):
     frame = data.read_nsmc_file(write(tmp_path / "ratings_train.txt", HEADER + ROWS))
     assert list(frame.columns) == ["id", "document", "label"]
-    assert len(frame) == 6  # a default CSV reader swallows lines after the quoted review
-    assert frame["document"][1] == QUOTED.split("\t")[1]  # kept exactly as written in the file
+    assert len(frame) == 6
+    assert frame["document"][1] == TYPED  # both levels of quoting removed, the writer's own quotes kept
     assert frame["document"][2] == ""  # an empty review stays an empty string, not NaN
     assert not frame.isna().any().any()
     assert frame["label"].dtype.kind == "i" and set(frame["label"]) == {0, 1}
@@ -64,12 +66,27 @@ def test_read_keeps_every_row_and_the_quotes(tmp_path):
 
 
 def test_a_default_csv_reader_gets_these_files_wrong(tmp_path):
-    """Why the course passes quoting=csv.QUOTE_NONE and keep_default_na=False: the naive read differs."""
+    """What a default read does: every row comes back, but one level of quoting stays and "" becomes NaN."""
     path = write(tmp_path / "ratings_train.txt", HEADER + ROWS)
     naive = pd.read_csv(path, sep="\t")
     careful = data.read_nsmc_file(path)
-    assert naive["document"].isna().any()  # the empty review became NaN
-    assert naive["document"][1] != careful["document"][1]  # the quotes were interpreted
+    assert len(naive) == len(careful) == 6  # no line is swallowed
+    assert naive["document"].isna().sum() == 1  # the empty review became NaN
+    assert naive["document"][1] == '"' + TYPED.replace('"', '""') + '"'  # one level of quoting left
+    assert careful["document"][1] == TYPED
+
+
+@pytest.mark.parametrize(("stored", "typed"), [
+    ('"""영화 """"ㅈ같다."""""""', '영화 "ㅈ같다."'),  # real lines: two levels, the writer's quotes inside
+    ('"""""""결혼은 현실이에요"""" 성현아"""', '"결혼은 현실이에요" 성현아'),
+    ('"""""""이정진,님 정말 비운의 배우"""', '"이정진,님 정말 비운의 배우'),  # an unbalanced quote the writer typed
+    ('"""""""Man should know his limitation"""""""', '"Man should know his limitation"'),  # quoted once more: kept
+    ("아 더빙.. 진짜 짜증나네요 목소리", "아 더빙.. 진짜 짜증나네요 목소리"),  # most reviews: no quoting at all
+    ("", ""),
+    ('"반쪽 따옴표', '"반쪽 따옴표'),  # not a well-formed quoted field: returned as it is
+])
+def test_unquote_removes_the_two_levels_of_quoting_and_nothing_else(stored, typed):
+    assert data.unquote_nsmc(stored) == typed
 
 
 def test_duplicates_are_kept(tmp_path):
