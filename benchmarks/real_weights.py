@@ -563,8 +563,13 @@ def data_record(data_dir: Path, needed: set[str]) -> dict:
     record = {}
     for folder in sorted(needed):
         files = sorted(p for p in (data_dir / folder).iterdir() if p.suffix in TABLE_EXTS + (".txt",))
-        record[folder] = {p.name: {"lines": sum(1 for _ in open(p, "rb")), "sha256": _sha256(p)} for p in files}
+        record[folder] = {p.name: {"lines": _count_lines(p), "sha256": _sha256(p)} for p in files}
     return record
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as file:
+        return sum(1 for _ in file)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -649,13 +654,16 @@ def run_worker(args) -> int:
 def run_side_by_side(recipes: list[Recipe], args, scratch: Path) -> list[dict]:
     """Each recipe in its own process, up to --jobs at once; the script's two processes count as two."""
     waiting, running, rows = list(recipes), {}, {}
-    slots = lambda r: 2 if r.key == "script" else 1
+
+    def slots(recipe: Recipe) -> int:
+        return 2 if recipe.key == "script" else 1
+
     try:
         while waiting or running:
             while waiting and (not running or sum(map(slots, running)) + slots(waiting[0]) <= args.jobs):
                 recipe = waiting.pop(0)
                 out = scratch / f"{recipe.key}.json"
-                log = open(scratch / f"{recipe.key}.log", "w")
+                log = open(scratch / f"{recipe.key}.log", "w")  # noqa: SIM115 - closed when its process ends
                 running[recipe] = (subprocess.Popen(worker_command(recipe, args, out), stdout=log, stderr=subprocess.STDOUT,
                                                     cwd=scratch), out, log, time.perf_counter())
                 print(f"  {recipe.key:<6} started: {recipe.source}, {recipe.epochs} epoch(s) on {recipe.train_size} "

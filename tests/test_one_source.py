@@ -30,7 +30,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from chapter_cells import NOTEBOOKS, chapter, code_cells
 
-MARKER = re.compile(r"^# Also in (course_utils\.\w+), as the same code", re.M)
+MARKER = re.compile(r"^# Also in (course_utils\.\w+), as the same code", re.MULTILINE)
 
 # The chapters that write out a helper's code, and what they must write out (so removing the cells, or the
 # marker, fails too).
