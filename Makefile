@@ -20,15 +20,20 @@ JUPYTER_ARGS ?= --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),-
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-# With uv on the PATH (`pip install uv`), the packages after PyTorch install with it: the same pins, in a
-# fraction of pip's time. PyTorch itself always goes through pip, which reads pip's own configuration (a
-# machine's index or wheel folder, where its CPU build may come from); uv would not. Without uv, or if uv
-# fails, pip does it all. `make install UV=` forces pip.
+# With uv on the PATH (`pip install uv`), the packages after PyTorch install with it: the same pins, faster.
+# PyTorch itself always goes through pip, which reads pip's own configuration (a machine's wheel folder or
+# index, where its CPU build may come from). uv does not read that configuration, so it is handed the
+# indexes, wheel folders and constraints files that pip's configuration names (`pip config list`), and told
+# to take the best match across all of them, as pip does. Without uv, or if uv fails, pip does it all.
+# `make install UV=` forces pip.
 UV ?= $(shell command -v uv 2>/dev/null)
+UV_PIP_SOURCES = $(shell $(PYTHON) -m pip config list 2>/dev/null \
+	| sed -nE "s/^[^.]*\.(index-url|extra-index-url|find-links|constraint)='(.*)'$$/\1 \2/p" \
+	| awk '{for (i = 2; i <= NF; i++) printf "--%s %s ", $$1, $$i}')
 INSTALL_ARGS = $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev,lab]"
 PIP_INSTALL_REST = $(BIN)/python -m pip install $(INSTALL_ARGS)
-UV_INSTALL_REST = $(UV) pip install --python $(BIN)/python $(INSTALL_ARGS) \
-	  || { echo "uv failed: installing with pip instead"; $(PIP_INSTALL_REST); }
+UV_INSTALL_REST = $(UV) pip install --python $(BIN)/python --index-strategy unsafe-best-match $(UV_PIP_SOURCES) \
+	  $(INSTALL_ARGS) || { echo "uv failed: installing with pip instead"; $(PIP_INSTALL_REST); }
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml $(CONSTRAINTS)
 	$(if $(UV),,$(BIN)/python -m pip install --quiet --upgrade pip)
