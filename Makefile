@@ -73,7 +73,7 @@ lab: install git-filter
 
 # The course on tiny offline stand-ins, as the tests see it (no network needed).
 lab-smoke: install smoke-cache git-filter
-	HF_HOME=$(CURDIR)/.cache/smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_SMOKE=1 \
+	HF_HOME=$(CURDIR)/.cache/smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_SMOKE=1 EVALUATE_VERBOSITY=error \
 	  $(BIN)/jupyter lab $(JUPYTER_ARGS)
 
 smoke-cache: install

@@ -68,6 +68,8 @@ def test_build_cli_offline_then_every_model_loads_by_its_id(tmp_path):
     built = _run(["-m", "course_utils.smoke", "build", str(cache)], env)
     assert built.returncode == 0, built.stderr
     assert f"HF_HOME={cache}" in built.stdout
+    # One line per model and metric: the tokenizers' trainers draw no progress bars (blank lines off a terminal).
+    assert "" not in built.stdout.splitlines() and not built.stderr.strip(), built.stdout + built.stderr
 
     env["HF_HOME"] = str(cache)
     loaded = _run(["-c", LOAD_ALL], env)
@@ -133,4 +135,13 @@ def test_f1_matches_scikit_learn_for_every_average():
 def test_environment_names_the_offline_switches(tmp_path):
     env = smoke.environment(tmp_path)
     assert env == {"HF_HOME": str(tmp_path.resolve()), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                   "COURSE_SMOKE": "1"}
+                   "COURSE_SMOKE": "1", "EVALUATE_VERBOSITY": "error"}
+
+
+def test_make_lab_smoke_sets_every_variable_of_the_smoke_environment():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nlab-smoke:", 1)[1].split("\n\n", 1)[0]
+    expected = smoke.environment(ROOT / ".cache" / "smoke")
+    expected["HF_HOME"] = "$(CURDIR)/.cache/smoke"
+    missing = [f"{k}={v}" for k, v in expected.items() if f"{k}={v}" not in recipe]
+    assert not missing, f"make lab-smoke should set {missing} (course_utils.smoke.environment)"
