@@ -1,6 +1,8 @@
 """course_utils.cards: a model card filled in from a real (tiny) Trainer run, parsed back by huggingface_hub."""
 
 import math
+import re
+from pathlib import Path
 
 import evaluate
 import pytest
@@ -116,3 +118,21 @@ def test_hyperparameters_follow_max_steps_and_accumulation(tmp_path):
     assert hyper["max_steps"] == 10 and "num_epochs" not in hyper
     assert hyper["gradient_accumulation_steps"] == 4
     assert "optimizer_steps" not in hyper
+
+
+def test_the_course_card_fills_what_the_trainers_own_card_leaves_out(run):
+    """Chapter 13 shows `trainer.create_model_card()` first and keeps the course's builder for its gaps only."""
+    trainer, metrics = run
+    trainer.create_model_card(model_name="bert-finetuned-mrpc-test", license="apache-2.0",  # a licence: no Hub lookup
+                              dataset_tags="nyu-mll/glue", dataset_args="mrpc")
+    draft = ModelCard.load(Path(trainer.args.output_dir) / "README.md")
+    assert draft.data.base_model == CKPT and cards.eval_results_of(draft) == cards.eval_results_of(
+        make_card(trainer, metrics))  # the same run's results in both
+    gaps = re.findall(r"^## (.+)\n\nMore information needed", draft.text, flags=re.MULTILINE)
+    assert gaps == ["Model description", "Intended uses & limitations", "Training and evaluation data"]
+    assert "training_hyperparameters" not in draft.data.to_dict()  # the draft has them as prose only
+
+    ours = make_card(trainer, metrics)
+    assert "More information needed" not in ours.text
+    assert all(text in ours.text for text in TEXTS.values())
+    assert ours.data["training_hyperparameters"]["learning_rate"] == trainer.args.learning_rate
