@@ -141,10 +141,10 @@ RECIPES = (
     # Chapter 12's real checkpoint is a Korean BERT; the real weights here are English (uncased WordPiece:
     # Hangul falls apart into jamo, 6% of tokens unknown, reviews more than twice as long). Measured on real NSMC with the
     # chapter's settings, that does not learn within the budget (README). So the chapter runs as written,
-    # on real NSMC, up to its training section; from there its BertClassifier, loaders, train_once
-    # (course_utils.training.fit), checkpoint reload and checks run on English pairs (MRPC) instead, at
-    # 5e-5, the learning rate the other recipes train the same stand-in with (the chapter's 2e-5, the
-    # tutorial's for BERT-base, with batches of 16 reached 0.691 after an epoch of 2,000 pairs).
+    # on real NSMC, up to its training section; from there its BertClassifier, loaders, train_once (the
+    # tutorial's loop, written out), checkpoint reload and checks run on English pairs (MRPC) instead, at
+    # 5e-5, the learning rate the other recipes train the same stand-in with (the chapter's 1e-5 is the
+    # tutorial's, for BERT-base).
     Recipe("custom_head", "ch. 12 custom head + loop", "notebooks/12_nsmc_korean.ipynb", "mrpc+nsmc",
            overrides={"num_epochs": 2, "train_size": 3668, "learning_rate": 5e-5},
            stop_before="### Same seed, same numbers",
