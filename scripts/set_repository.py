@@ -1,7 +1,8 @@
 """Point every Colab badge and Colab install cell at the course's repository, written in one place.
 
 The address lives in pyproject.toml, `[project.urls] Repository = "https://github.com/OWNER/NAME"`. It appears
-in the Colab badge of each notebook's first cell and of the README's chapter table
+in the Colab badge of each notebook's first cell (English and Korean, notebooks/ko/) and of the chapter tables of
+README.md and README.ko.md
 (`https://colab.research.google.com/github/OWNER/NAME/blob/main/notebooks/...`), and in the `git clone` of each
 notebook's Colab install cell (`https://github.com/OWNER/NAME.git`).
 
@@ -39,7 +40,12 @@ def configured(root: Path = ROOT) -> str:
 
 
 def notebooks(root: Path = ROOT) -> list[Path]:
-    return sorted((root / "notebooks").glob("*.ipynb"))
+    """The English chapters, then their Korean twins."""
+    return sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "notebooks" / "ko").glob("*.ipynb"))
+
+
+def readmes(root: Path = ROOT) -> list[Path]:
+    return [path for path in (root / "README.md", root / "README.ko.md") if path.is_file()]
 
 
 def _cells_with_the_address(nb: dict) -> list[dict]:
@@ -51,7 +57,7 @@ def _cells_with_the_address(nb: dict) -> list[dict]:
 def found_addresses(root: Path = ROOT) -> list[tuple[str, str]]:
     """(place, OWNER/NAME) for every badge and clone address in the README, the notebooks and colab/."""
     places = []
-    texts = [(path, path.read_text(encoding="utf-8")) for path in [root / "README.md", *sorted((root / "colab").glob("*"))]
+    texts = [(path, path.read_text(encoding="utf-8")) for path in [*readmes(root), *sorted((root / "colab").glob("*"))]
              if path.is_file()]
     texts += [(path, path.read_text(encoding="utf-8")) for path in notebooks(root)]
     for path, text in texts:
@@ -87,7 +93,7 @@ def write_everywhere(repo: str, root: Path = ROOT) -> list[Path]:
     if new != text:
         pyproject.write_text(new, encoding="utf-8")
         changed.append(pyproject)
-    for path in [root / "README.md", *sorted((root / "colab").glob("*"))]:
+    for path in [*readmes(root), *sorted((root / "colab").glob("*"))]:
         if path.is_file() and path.suffix in {".md", ".py", ".txt"}:
             text = path.read_text(encoding="utf-8")
             if _rewrite(text, repo) != text:

@@ -14,6 +14,22 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+# What differs between the English chapters (notebooks/) and the Korean ones (notebooks/ko/): the words of the
+# title, the summary's and the exercises' headings, and the README that lists them.
+EDITIONS = {
+    "en": {"title": "# Chapter {number}:", "summary": "## Summary", "try_it": "Try it", "readme": "README.md",
+           "folder": "notebooks/"},
+    "ko": {"title": "# {number}장:", "summary": "## 정리", "try_it": "직접 해 보기", "readme": "README.ko.md",
+           "folder": "notebooks/ko/"},
+}
+
+
+def edition(path: Path) -> dict:
+    return EDITIONS["ko" if path.parent.name == "ko" else "en"]
+
+
+def chapter_id(path: Path) -> str:
+    return str(path.relative_to(ROOT / "notebooks"))
 
 REMOVED_APIS = {
     r"\bevaluation_strategy\s*=": "transformers 5 renamed it: use eval_strategy=",
@@ -42,7 +58,7 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 1
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_valid_and_stripped(path):
     nb = load(path)
     nbformat.validate(nb)
@@ -50,7 +66,7 @@ def test_valid_and_stripped(path):
     assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_metadata_is_what_the_kernel_writes(path):
     """Opening a chapter in JupyterLab changes nothing: the kernel would write this same metadata (its Python
     version excepted, which the git filter of `make lab` strips)."""
@@ -61,7 +77,7 @@ def test_metadata_is_what_the_kernel_writes(path):
         "run `python scripts/notebook_metadata.py`")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_code_cells_parse(path):
     transformer = TransformerManager()
     for i, cell in enumerate(code_cells(load(path))):
@@ -72,7 +88,7 @@ def test_code_cells_parse(path):
             pytest.fail(f"{path.name}, code cell {i}: {err}")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_no_removed_apis(path):
     for cell in code_cells(load(path)):
         for pattern, why in REMOVED_APIS.items():
@@ -91,14 +107,14 @@ def test_removed_api_patterns_catch_old_code():
         assert not any(re.search(p, source) for p in REMOVED_APIS), source
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_no_secrets(path):
     text = path.read_text(encoding="utf-8")
     for pattern in TOKEN_PATTERNS:
         assert not re.search(pattern, text), f"{path.name} holds a token-like string ({pattern})"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_hub_writing_and_input_cells_are_skipped_in_ci(path):
     for cell in code_cells(load(path)):
         source = re.sub(r"#.*", "", cell.source)
@@ -107,13 +123,13 @@ def test_hub_writing_and_input_cells_are_skipped_in_ci(path):
                 f"{path.name}: this cell talks to the Hub or asks for input; tag it skip-execution:\n{cell.source}")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_shape_title_colab_versions_summary(path):
     nb = load(path)
     first, last = nb.cells[0], nb.cells[-1]
     assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name} must open with a title"
     assert "colab.research.google.com" in first.source, f"{path.name}: the title cell carries the Colab badge"
-    assert last.cell_type == "markdown" and "## Summary" in last.source, f"{path.name} must end with a summary"
+    assert last.cell_type == "markdown" and edition(path)["summary"] in last.source, f"{path.name} must end with a summary"
     cells = code_cells(nb)
     install = [c for c in cells if "google.colab" in c.source]  # the Colab install cell
     assert install and all("skip-execution" in c.metadata.get("tags", []) for c in install), (
@@ -121,15 +137,16 @@ def test_shape_title_colab_versions_summary(path):
     assert any("show_versions()" in c.source for c in cells[:3]), f"{path.name}: a versions cell comes first"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_chapter_number_matches_file_and_readme_lists_it(path):
-    number = int(path.name.split("_")[0])
+    number, words = int(path.name.split("_")[0]), edition(path)
     first_cell = load(path).cells[0].source
     title = first_cell.splitlines()[0]
-    assert title.startswith(f"# Chapter {number}:"), f"{path.name} is titled {title!r}"
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"(notebooks/{path.name})" in readme, f"the README's chapter table lacks {path.name}"
-    assert f"notebooks/{path.name})" in first_cell, f"{path.name}: the Colab badge points elsewhere"
+    assert title.startswith(words["title"].format(number=number)), f"{path.name} is titled {title!r}"
+    readme = (ROOT / words["readme"]).read_text(encoding="utf-8")
+    where = words["folder"] + path.name
+    assert f"({where})" in readme, f"the chapter table of {words['readme']} lacks {where}"
+    assert f"/blob/main/{where})" in first_cell, f"{where}: the Colab badge points elsewhere"
 
 
 # --- "Try it": the learner writes the code; the course's answer is hidden, executed, and checked ----------------
@@ -137,13 +154,13 @@ def test_chapter_number_matches_file_and_readme_lists_it(path):
 # whose first line is a `#@title` comment, with cellView "form", as its title only, the code hidden. nbmake
 # ignores both and runs the cell, so the check after it proves the reference answer right.
 
-def try_it_sections(nb) -> list[tuple[str, list]]:
-    """(heading, cells) from each markdown heading that says "Try it" to the next heading."""
+def try_it_sections(nb, try_it: str = "Try it") -> list[tuple[str, list]]:
+    """(heading, cells) from each markdown heading that says "Try it" (`try_it`) to the next heading."""
     sections, current = [], None
     for cell in nb.cells:
         heading = cell.cell_type == "markdown" and re.match(r"#+ ", cell.source)
         if heading:
-            current = (cell.source.splitlines()[0], []) if "Try it" in cell.source.splitlines()[0] else None
+            current = (cell.source.splitlines()[0], []) if try_it in cell.source.splitlines()[0] else None
             if current:
                 sections.append(current)
         elif current is not None:
@@ -167,9 +184,12 @@ def is_check(cell) -> bool:
     return not is_hidden_reference(cell) and any(isinstance(node, ast.Assert) for node in ast.walk(tree))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
 def test_try_it_answers_are_hidden_and_followed_by_a_check(path):
-    for heading, cells in try_it_sections(load(path)):
+    sections = try_it_sections(load(path), edition(path)["try_it"])
+    if path.parent.name == "ko":  # the same exercises as the English twin's, found by their translated heading
+        assert len(sections) == len(try_it_sections(load(ROOT / "notebooks" / path.name))), path.name
+    for heading, cells in sections:
         code = [c for c in cells if c.cell_type == "code"]
         references = [i for i, c in enumerate(code) if is_hidden_reference(c)]
         assert references, f"{path.name}, {heading!r}: no hidden reference answer"
@@ -198,3 +218,16 @@ def test_the_try_it_rule_catches_a_visible_answer():
     answer.source = "#@title Reference answer\nanswer = 42"
     answer.metadata.update({"cellView": "form", "jupyter": {"source_hidden": True}})
     assert is_hidden_reference(answer) and is_check(check)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=chapter_id)
+def test_relative_links_lead_to_files_of_the_repository(path):
+    """A link such as `](../scripts/train_mrpc.py)` resolves from the notebook's own folder (notebooks/ko/ is one
+    level deeper than notebooks/)."""
+    broken = []
+    for cell in load(path).cells:
+        if cell.cell_type == "markdown":
+            for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", cell.source):
+                if not re.match(r"[a-z]+:", target) and not (path.parent / target).exists():
+                    broken.append(target)
+    assert not broken, f"{chapter_id(path)}: links to files that do not exist from {path.parent.name}/: {broken}"

@@ -193,7 +193,7 @@ def test_the_parameters_cell_keeps_the_chapters_full_run(recipe):
     assert set(recipe.overrides) <= set(defaults)
     expected = {"trainer": {"num_epochs": 3, "train_size": "all", "seed": 42},
                 "loop": {"num_epochs": 3, "train_size": "all"},
-                "custom_head": {"num_epochs": 3, "train_size": 1000, "seed": 42, "learning_rate": 2e-5}}[recipe.key]
+                "custom_head": {"num_epochs": 3, "train_size": 1000, "seed": 42, "learning_rate": 1e-5}}[recipe.key]
     assert defaults == expected
 
 

@@ -20,8 +20,12 @@ def test_every_badge_and_install_cell_points_at_the_one_address():
     assert set_repository.disagreements() == []
     places = [place.split(":")[0] for place, _ in set_repository.found_addresses()]
     for notebook in set_repository.notebooks():
-        assert places.count(f"notebooks/{notebook.name}") == 2, f"{notebook.name}: a badge and a git clone"
-    assert places.count("README.md") == len(set_repository.notebooks()), "one README badge per chapter"
+        where = str(notebook.relative_to(ROOT))
+        assert places.count(where) == 2, f"{where}: a badge and a git clone"
+    english = [p for p in set_repository.notebooks() if p.parent.name == "notebooks"]
+    korean = [p for p in set_repository.notebooks() if p.parent.name == "ko"]
+    assert places.count("README.md") == len(english), "one README badge per chapter"
+    assert places.count("README.ko.md") == len(korean) == len(english), "one README.ko.md badge per Korean chapter"
 
 
 def test_a_stray_address_is_reported(tmp_path):
@@ -33,7 +37,7 @@ def test_a_stray_address_is_reported(tmp_path):
 
 
 def scratch_copy(tmp_path):
-    for name in ["pyproject.toml", "README.md"]:
+    for name in ["pyproject.toml", "README.md", "README.ko.md"]:
         shutil.copy(ROOT / name, tmp_path / name)
     for folder in ["notebooks", "colab"]:
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*-model",
@@ -51,7 +55,7 @@ def test_publishing_under_another_address_changes_every_address_and_only_them(tm
     assert set_repository.disagreements(copy) == []
     assert {found for _, found in set_repository.found_addresses(copy)} == {new}
     assert len(set_repository.found_addresses(copy)) == len(set_repository.found_addresses())
-    assert len(changed) == 2 + len(set_repository.notebooks())  # pyproject.toml, README.md, every notebook
+    assert len(changed) == 3 + len(set_repository.notebooks())  # pyproject.toml, both READMEs, every notebook
     for path, text in before.items():  # nothing but the address moved
         assert path.read_text(encoding="utf-8").replace(new, old) == text, path.name
     set_repository.write_everywhere(old, root=copy)  # and back, byte for byte
