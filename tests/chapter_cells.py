@@ -25,22 +25,29 @@ def chapter(topic: str) -> Path:
 
 
 def code_cells(path: Path) -> list[str]:
+    return [source for source, _ in _code_cells_and_tags(path)]
+
+
+def _code_cells_and_tags(path: Path) -> list[tuple[str, list[str]]]:
     nb = nbformat.read(path, as_version=4)
-    return [c.source for c in nb.cells
+    return [(c.source, c.metadata.get("tags", [])) for c in nb.cells
             if c.cell_type == "code" and "skip-execution" not in c.metadata.get("tags", [])]
 
 
-def run_cells(path: Path, stop_before: str, also: tuple[str, ...] = (), replace: dict[str, str] | None = None,
+def run_cells(path: Path, stop_before: str | None, also: tuple[str, ...] = (), replace: dict[str, str] | None = None,
               namespace: dict | None = None) -> dict:
-    """Execute the code cells of `path` up to (not including) the first one containing `stop_before`,
-    then the later cells that contain one of the strings in `also`, in order.
+    """Execute the code cells of `path` up to (not including) the first one containing `stop_before`
+    (all of them when it is None), then the later cells that contain one of the strings in `also`, in order.
+    A cell tagged `raises-exception` may raise, as in a notebook run.
 
     `replace` maps a line of the chapter to another, to try a variant of it; each must be found.
     Returns the namespace the cells ran in. An exception raised by a cell carries a note with the
     first line of that cell (`failed_cell(err)`), so a test can tell which check failed.
     """
-    sources = code_cells(path)
-    stop = next((i for i, s in enumerate(sources) if stop_before in s), None)
+    cells = _code_cells_and_tags(path)
+    may_raise = {source for source, tags in cells if "raises-exception" in tags}
+    sources = [source for source, _ in cells]
+    stop = len(sources) if stop_before is None else next((i for i, s in enumerate(sources) if stop_before in s), None)
     if stop is None:
         raise LookupError(f"{path.name}: no code cell contains {stop_before!r}")
     later = [s for s in sources[stop:] if any(marker in s for marker in also)]
@@ -60,6 +67,8 @@ def run_cells(path: Path, stop_before: str, also: tuple[str, ...] = (), replace:
         try:
             exec(code, namespace)  # noqa: S102 - the course's own notebook
         except Exception as err:
+            if source in may_raise:
+                continue
             err.add_note(f"{CELL_NOTE}{source.splitlines()[0]}")
             raise
     return namespace

@@ -151,7 +151,7 @@ def test_chapter_number_matches_file_and_readme_lists_it(path):
 
 # --- "Try it": the learner writes the code; the course's answer is hidden, executed, and checked ----------------
 # JupyterLab (and Notebook 7) open a cell whose metadata has jupyter.source_hidden collapsed; Colab shows a cell
-# whose first line is a `#@title` comment, with cellView "form", as its title only, the code hidden. nbmake
+# whose first line is a `#@title` comment, with cellView "form", as its title only, the code hidden. The test run
 # ignores both and runs the cell, so the check after it proves the reference answer right.
 
 def try_it_sections(nb, try_it: str = "Try it") -> list[tuple[str, list]]:

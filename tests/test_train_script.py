@@ -1,19 +1,24 @@
-"""scripts/train_mrpc.py: the same file trains on one process (also in bf16), on two processes, and on a local copy of MRPC.
+"""scripts/train_mrpc.py: the same file trains on one process and on two processes (in bf16, as on two Ampere GPUs),
+on a local copy of MRPC.
 
 The two-process run is the README's CPU command,
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
         --mixed_precision no --dynamo_backend no scripts/train_mrpc.py
-plus `--main_process_port` set to a free port, so that it cannot collide with another distributed
+plus COURSE_MIXED_PRECISION=bf16 (the script follows it over the launcher's flag, as chapter 10 does) and
+`--main_process_port` set to a free port, so that it cannot collide with another distributed
 run on the default port 29500 (chapter 10's notebook_launcher) when the suite runs in parallel.
 The environment (smoke cache, HF_HUB_OFFLINE, COURSE_SMOKE, PYTHONPATH) is inherited from conftest.
 """
 
+import importlib.util
 import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from course_utils import data
 
@@ -43,26 +48,36 @@ def run(command, **env):
     return json.loads(lines[-1]), result.stdout
 
 
-def test_one_process_in_bf16_reports_the_precision_it_computed_in():
-    """COURSE_MIXED_PRECISION=bf16 runs the GPU's mixed-precision path (autocast) on the CPU."""
+@pytest.fixture
+def train_mrpc():
+    """The script as a module, with a fresh Accelerate state (a process-wide singleton) before and after."""
+    from accelerate.state import AcceleratorState
+
+    spec = importlib.util.spec_from_file_location("train_mrpc", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield module
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_fp16_asked_for_on_a_cpu_is_reported_as_full_precision(train_mrpc, monkeypatch, capsys):
+    """A T4's `accelerate config` (fp16) used on a CPU: Accelerate turns fp16 off, and the summary says so. This is
+    also the one-process run in full precision, with the TPU's fixed-length padding. Its main() runs in this
+    process, as `python scripts/train_mrpc.py` would run it (the two-process test below starts real processes)."""
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
     validation_size = len(data.load_course_dataset("nyu-mll/glue", "mrpc")["validation"])
-    summary, _ = run([sys.executable, str(SCRIPT), "--epochs", "1", "--pad-to-max-length", "--max-length", "64"],
-                     COURSE_MIXED_PRECISION="bf16")
-    assert summary["num_processes"] == 1 and summary["mixed_precision"] == "bf16"
+    summary = train_mrpc.main(["--epochs", "1", "--pad-to-max-length", "--max-length", "64"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == json.loads(json.dumps(summary))
+    assert summary["num_processes"] == 1 and summary["mixed_precision"] == "no"
     assert summary["eval_examples"] == validation_size
     assert 0.0 <= summary["accuracy"] <= 1.0 and "f1" in summary
 
 
-def test_fp16_asked_for_on_a_cpu_is_reported_as_full_precision():
-    """A T4's `accelerate config` (fp16) used on a CPU: Accelerate turns fp16 off, and the summary says so."""
-    summary, _stdout = run([sys.executable, str(SCRIPT), "--epochs", "1"], ACCELERATE_MIXED_PRECISION="fp16")
-    assert summary["mixed_precision"] == "no"
-
-
 def test_two_cpu_processes_on_a_local_copy_count_every_validation_example_once(tmp_path):
-    """COURSE_DATA_DIR/mrpc/*.jsonl is read instead of the Hub, with no code change. Its 13 validation rows
-    do not split evenly in two: with evaluation batches of 4 the second process repeats examples to fill
-    its last batch, and gather_for_metrics drops them (a plain gather would report 16)."""
+    """COURSE_DATA_DIR/mrpc/*.jsonl is read instead of the Hub, with no code change, by two processes in bf16.
+    Its 13 validation rows do not split evenly in two: with evaluation batches of 4 the second process repeats
+    examples to fill its last batch, and gather_for_metrics drops them (a plain gather would report 16)."""
     fixture = data.FIXTURES / "mrpc"
     sizes = {"train": 20, "validation": 13, "test": 5}
     (tmp_path / "mrpc").mkdir()
@@ -71,11 +86,12 @@ def test_two_cpu_processes_on_a_local_copy_count_every_validation_example_once(t
         (tmp_path / "mrpc" / f"{split}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert len(data.load_course_dataset("nyu-mll/glue", "mrpc", data_dir=tmp_path)["validation"]) == 13
 
+    # COURSE_MIXED_PRECISION=bf16 runs the GPUs' mixed-precision path (autocast) on the CPU processes.
     summary, stdout = run(two_process_command("--epochs", "1", "--eval-batch-size", "4"),
-                          ACCELERATE_USE_CPU="1", COURSE_DATA_DIR=str(tmp_path))
+                          ACCELERATE_USE_CPU="1", COURSE_DATA_DIR=str(tmp_path), COURSE_MIXED_PRECISION="bf16")
     assert summary["num_processes"] == 2
     assert summary["distributed_type"] == "MULTI_CPU"
-    assert summary["mixed_precision"] == "no"
+    assert summary["mixed_precision"] == "bf16", "the precision it computed in, as forced"
     assert summary["train_examples"] == sizes["train"]
     assert summary["eval_examples"] == sizes["validation"]
     assert 0.0 <= summary["accuracy"] <= 1.0 and 0.0 <= summary["f1"] <= 1.0
