@@ -91,7 +91,7 @@ test: install
 test-colab:
 	$(PYTHON) colab/check.py --torch-index="$(TORCH_INDEX)"
 
-# Real pretrained weights on real data, offline: does each fine-tuning recipe learn? About 15 minutes of a
+# Real pretrained weights on real data, offline: does each fine-tuning recipe learn? About 20 minutes of a
 # 2-core CPU (two epochs on 1,800 MRPC pairs per recipe; README). DATA_DIR: real MRPC and NSMC in the
 # COURSE_DATA_DIR layout (README); without it, the Hub.
 # VERIFY_REAL_ARGS passes options to benchmarks/real_weights.py (e.g. --recipes ch8 --seed 1).
