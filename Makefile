@@ -82,7 +82,9 @@ lab-smoke: install smoke-cache git-filter
 smoke-cache: install
 	$(BIN)/python -m course_utils.smoke build .cache/smoke
 
-test: install
+# The smoke cache is built (once, about 12 s on a fresh clone; then "up to date") before pytest starts, as .venv
+# is: conftest.py would otherwise build it inside the test session, before any worker starts.
+test: install smoke-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The chapters' Colab first cell on a Colab-like preinstalled stack (colab/preinstalled.txt), in its own venv
