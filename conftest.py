@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tests"))  # the test helpers (pytest puts tests/ there too, for the test modules)
 
@@ -46,3 +48,14 @@ def pytest_configure(config):
         from course_utils.smoke import build
 
         build(cache, quiet=True)
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """Accelerate keeps its state (precision, device) in a process-wide singleton: a test that builds an Accelerator
+    or a Trainer in this process, in bf16 or fp16, starts and ends with a fresh one."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from script_module import load_script
+
 MAX_MESSAGE = 700  # characters: one short message, not a wall of text
 
 
@@ -61,14 +63,11 @@ def cases(table: list[Case]):
 
 def tally() -> dict[str, dict[str, int]]:
     """{test module: {'clear error': n, 'accepted': n}} over every table in tests/test_bad_input_*.py."""
-    import importlib.util
     from pathlib import Path
 
     counts = {}
     for path in sorted(Path(__file__).parent.glob("test_bad_input_*.py")):
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_script(path)
         rows = [c for value in vars(module).values() if isinstance(value, list)
                 for c in value if type(c).__name__ == "Case"]  # by name: run as a script, this is __main__.Case
         counts[path.stem] = {"clear error": sum(type(c.outcome).__name__ == "Error" for c in rows),

@@ -3,7 +3,6 @@ Hub (or the offline switch) and --model are checked before anything loads; the l
 or the run fails. Calls the script's functions directly; one in-process run trains into a NaN loss.
 """
 
-import importlib.util
 import json
 import math
 import socket
@@ -14,11 +13,10 @@ import pytest
 
 from bad_input import Accepted, Case, Error, cases
 from course_utils import data
+from script_module import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_mrpc.py"
-_spec = importlib.util.spec_from_file_location("train_mrpc", SCRIPT)
-script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(script)
+script = load_script(SCRIPT)
 
 
 class UsageError(Exception):

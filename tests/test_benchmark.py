@@ -1,6 +1,5 @@
 """The padding benchmark: both recipes feed the same reviews; the script prints `speedup: N.Nx` last."""
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 import torch
 
 from course_utils import benchmark
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS = ["아 더빙.. 진짜 짜증나네요 목소리", "재밌어요", "흠...포스터보고 초딩영화줄....오버연기조차 가볍지 않구나",
@@ -69,17 +69,10 @@ def test_compare_measures_every_recipe_on_the_same_reviews(tokenizer, tiny_confi
     assert len(axes) == 2
 
 
-def _padding_script():
-    spec = importlib.util.spec_from_file_location("padding_benchmark", ROOT / "benchmarks" / "padding.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_script_prints_the_speedup_last(tmp_path, capsys):
     lines = ["id\tdocument\tlabel"] + [f"{i}\t{r}\t{y}" for i, (r, y) in enumerate(zip(REVIEWS * 2, LABELS * 2))]
     (tmp_path / "ratings_train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    script = _padding_script()  # its main(), in this process: a new one would spend seconds importing torch
+    script = load_script(ROOT / "benchmarks" / "padding.py", "padding_benchmark")  # its main(), in this process: a new one would spend seconds importing torch
     code = script.main(["--data-dir", str(tmp_path), "--num-examples", "4", "--batch-size", "4",
                         "--recipes", "pad to 512", "dynamic padding"])
     assert code == 0

@@ -44,16 +44,6 @@ def test_every_chapter_that_picks_a_precision_is_run():
     assert picking == MIXED_PRECISION_CHAPTERS, f"chapters that pick a precision: {picking}; add them to the bf16 run"
 
 
-@pytest.fixture
-def fresh_accelerate_state():
-    """Accelerate keeps its precision in a process-wide singleton; each chapter's Trainer needs a fresh one."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
-    AcceleratorState._reset_state(reset_partial_state=True)
-
-
 @pytest.mark.parametrize("topic", IN_THIS_PROCESS)
 def test_trainer_chapter_runs_with_bf16_forced(topic, tmp_path, monkeypatch, capsys, fresh_accelerate_state):
     import matplotlib.pyplot as plt

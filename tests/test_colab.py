@@ -1,6 +1,5 @@
 """The Colab first cell and colab/install.py, without Colab: cheap checks of what `make test-colab` runs for real."""
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -11,12 +10,11 @@ import nbformat
 import pytest
 
 from course_utils import environment as env
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-spec = importlib.util.spec_from_file_location("colab_install", ROOT / "colab" / "install.py")
-install = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(install)
+install = load_script(ROOT / "colab" / "install.py", "colab_install")
 
 
 def install_cells():

@@ -16,13 +16,14 @@ Paragraphs are the blank-line-separated blocks of the README and of every markdo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -99,10 +100,7 @@ def test_attributed_or_recorded_figures_pass(text):
 
 
 def padding_script():
-    spec = importlib.util.spec_from_file_location("padding_benchmark", ROOT / "benchmarks" / "padding.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "padding.py", "padding_benchmark")
 
 
 def padding_summary() -> str:

@@ -11,17 +11,6 @@ import torch
 from chapter_cells import chapter, failed_cell, run_cells
 from course_utils import smoke
 
-
-@pytest.fixture
-def fresh_accelerate_state():
-    """Accelerate keeps its precision in a process-wide singleton; a Trainer in bf16 needs a fresh one."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
-    AcceleratorState._reset_state(reset_partial_state=True)
-
-
 # --- 1. Mixed precision leaves an autocast wrapper on trainer.model (chapter 13) --------------------------
 
 UNWRAP = "model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)"

@@ -4,13 +4,14 @@
 """
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
+
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -40,9 +41,7 @@ REMOVED_APIS = {
 }
 TOKEN_PATTERNS = [r"hf_[A-Za-z0-9]{30,}", r"api_org_[A-Za-z0-9]{30,}", r"sk-[A-Za-z0-9]{20,}",
                   r"ghp_[A-Za-z0-9]{30,}", r"AKIA[0-9A-Z]{16}"]
-_spec = importlib.util.spec_from_file_location("notebook_metadata", ROOT / "scripts" / "notebook_metadata.py")
-notebook_metadata = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(notebook_metadata)
+notebook_metadata = load_script(ROOT / "scripts" / "notebook_metadata.py")
 HUB_WRITING = re.compile(r"\b(notebook_login|login|push_to_hub|upload_folder|upload_file|create_repo)\s*\(|\binput\s*\(")
 
 

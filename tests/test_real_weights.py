@@ -7,7 +7,6 @@ notebooks' parameters cells and stopping points, and the threshold against the m
 
 import ast
 import builtins
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -19,13 +18,11 @@ import pytest
 from scipy.stats import binom
 
 from course_utils import data, smoke
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "real_weights.py"
-_spec = importlib.util.spec_from_file_location("real_weights", SCRIPT)
-rw = importlib.util.module_from_spec(_spec)
-sys.modules["real_weights"] = rw  # dataclasses look their module up
-_spec.loader.exec_module(rw)
+rw = load_script(SCRIPT, register=True)  # dataclasses look their module up
 
 
 def mrpc_and_nsmc(folder: Path, skip=()) -> Path:

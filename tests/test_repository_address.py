@@ -3,17 +3,16 @@ README table) and every Colab install cell's `git clone` agree with it, and `mak
 (scripts/set_repository.py) moves them all, and nothing else.
 """
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from script_module import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("set_repository", ROOT / "scripts" / "set_repository.py")
-set_repository = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(set_repository)
+set_repository = load_script(ROOT / "scripts" / "set_repository.py")
 
 
 def test_every_badge_and_install_cell_points_at_the_one_address():

@@ -10,7 +10,6 @@ run on the default port 29500 (chapter 10's notebook_launcher) when the suite ru
 The environment (smoke cache, HF_HUB_OFFLINE, COURSE_SMOKE, PYTHONPATH) is inherited from conftest.
 """
 
-import importlib.util
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import data
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "train_mrpc.py"
@@ -49,16 +49,9 @@ def run(command, **env):
 
 
 @pytest.fixture
-def train_mrpc():
+def train_mrpc(fresh_accelerate_state):
     """The script as a module, with a fresh Accelerate state (a process-wide singleton) before and after."""
-    from accelerate.state import AcceleratorState
-
-    spec = importlib.util.spec_from_file_location("train_mrpc", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield module
-    AcceleratorState._reset_state(reset_partial_state=True)
+    return load_script(SCRIPT)
 
 
 def test_fp16_asked_for_on_a_cpu_is_reported_as_full_precision(train_mrpc, monkeypatch, capsys):

@@ -14,7 +14,6 @@ training and 1 or 2 for evaluation. The chapters' cells are executed in this pro
 with `env.device_kind()` answering "xla"; no TPU is needed to build the batches.
 """
 
-import importlib.util
 from collections import Counter
 
 import pytest
@@ -22,6 +21,7 @@ import torch
 
 from chapter_cells import chapter, run_cells
 from course_utils import environment
+from script_module import load_script
 
 LENGTH_BUCKET = 64
 
@@ -117,9 +117,7 @@ def test_xla_batch_shapes_train_mrpc_script(as_on_a_tpu, options, lengths):
 
     from course_utils import data
 
-    spec = importlib.util.spec_from_file_location("train_mrpc", Path(__file__).resolve().parents[1] / "scripts" / "train_mrpc.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script(Path(__file__).resolve().parents[1] / "scripts" / "train_mrpc.py")
     args = script.parse_args(options)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     tokenized = data.load_course_dataset("nyu-mll/glue", "mrpc").map(
