@@ -17,8 +17,10 @@ A change to an English chapter that is not mirrored in its twin fails here, with
 from __future__ import annotations
 
 import ast
+import io
 import re
 import shutil
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -133,9 +135,6 @@ def english_sentences(text: str) -> bool:
 
 
 def comments(source: str) -> list[str]:
-    import io
-    import tokenize
-
     found = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(_python(source)).readline):
